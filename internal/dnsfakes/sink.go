@@ -1,0 +1,93 @@
+// Package dnsfakes provides faithful loopback fakes of DNS provider APIs
+// (Cloudflare v4, Route 53 REST-XML, lego's httpreq protocol) and helpers
+// for lego's exec protocol, for tests only.
+//
+// Every fake reports the TXT records it creates and deletes to a Sink, so
+// an end-to-end test can pass its own DNS server (the one the test CA
+// queries) and have the records really validated. MemorySink is a simple
+// Sink for unit tests.
+//
+// All servers listen on 127.0.0.1 and are closed by t.Cleanup.
+package dnsfakes
+
+import (
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Sink receives the TXT records a fake provider API creates and deletes.
+//
+// fqdn is absolute, lower-case and ends with a dot
+// ("_acme-challenge.example.com."); value is the TXT data without quotes.
+// Calls happen synchronously while the fake handles the API request, so a
+// record is in the sink before the provider's call returns. Implementations
+// MUST be safe for concurrent use.
+type Sink interface {
+	AddTXT(fqdn, value string)
+	DeleteTXT(fqdn, value string)
+}
+
+// MemorySink is an in-memory Sink. The zero value is not usable; call
+// NewMemorySink.
+type MemorySink struct {
+	mu   sync.Mutex
+	recs map[string][]string
+	log  []string
+}
+
+// NewMemorySink returns an empty MemorySink.
+func NewMemorySink() *MemorySink {
+	return &MemorySink{recs: map[string][]string{}}
+}
+
+// AddTXT implements Sink.
+func (m *MemorySink) AddTXT(fqdn, value string) {
+	fqdn = CanonicalName(fqdn)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recs[fqdn] = append(m.recs[fqdn], value)
+	m.log = append(m.log, "add "+fqdn+" "+value)
+}
+
+// DeleteTXT implements Sink. Deleting a value that is not present is
+// recorded but changes nothing.
+func (m *MemorySink) DeleteTXT(fqdn, value string) {
+	fqdn = CanonicalName(fqdn)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	vals := m.recs[fqdn]
+	if i := slices.Index(vals, value); i >= 0 {
+		vals = slices.Delete(vals, i, i+1)
+	}
+	if len(vals) == 0 {
+		delete(m.recs, fqdn)
+	} else {
+		m.recs[fqdn] = vals
+	}
+	m.log = append(m.log, "delete "+fqdn+" "+value)
+}
+
+// TXT returns the current values at fqdn.
+func (m *MemorySink) TXT(fqdn string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.recs[CanonicalName(fqdn)])
+}
+
+// Log returns every call so far as "add <fqdn> <value>" or
+// "delete <fqdn> <value>".
+func (m *MemorySink) Log() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.log)
+}
+
+// CanonicalName lower-cases name and makes it absolute (trailing dot).
+func CanonicalName(name string) string {
+	name = strings.ToLower(strings.TrimSpace(name))
+	if !strings.HasSuffix(name, ".") {
+		name += "."
+	}
+	return name
+}
