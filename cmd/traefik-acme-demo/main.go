@@ -1,0 +1,253 @@
+// Command traefik-acme-demo shows the plugin working end to end on a machine
+// with no internet: it starts an embedded ACME CA (Pebble) on 127.0.0.1,
+// starts Caddy with a Caddyfile holding two Traefik-style resolvers (one
+// answering HTTP-01, one TLS-ALPN-01), obtains real certificates for a few
+// *.example.test names, prints them with the curl command that proves it,
+// and serves until interrupted.
+//
+//	go run ./cmd/traefik-acme-demo          # serve until Ctrl-C
+//	go run ./cmd/traefik-acme-demo -once    # exit after printing
+//
+// It lives in its own main package so that Pebble never enters a Caddy
+// built with xcaddy.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/ac075510/caddy-traefik-acme"
+	"github.com/ac075510/caddy-traefik-acme/internal/acmetest"
+)
+
+// site is one name the demo obtains a certificate for.
+type site struct {
+	Name      string
+	Resolver  string
+	Challenge string
+}
+
+var sites = []site{
+	{"app.example.test", "web", "HTTP-01"},
+	{"api.example.test", "web", "HTTP-01"},
+	{"shop.example.test", "alpn", "TLS-ALPN-01"},
+}
+
+const caddyfileTemplate = `{
+	admin off
+	skip_install_trust
+	storage file_system {{storage}}
+	http_port {{http_port}}
+	https_port {{https_port}}
+	default_bind 127.0.0.1
+	log {
+		output file {{log}}
+	}
+	traefik_acme {
+		entrypoint web 127.0.0.1:{{http_port}}
+		# certificatesResolvers.web.acme with httpChallenge.entryPoint=web
+		resolver web {
+			email demo@example.test
+			ca_server {{ca}}
+			ca_certificates {{ca_pem}}
+			key_type EC256
+			http_challenge web
+		}
+		# certificatesResolvers.alpn.acme with tlsChallenge (keyType defaults to RSA4096)
+		resolver alpn {
+			email demo@example.test
+			ca_server {{ca}}
+			ca_certificates {{ca_pem}}
+			tls_challenge
+		}
+	}
+}
+
+app.example.test, api.example.test {
+	tls {
+		issuer traefik web
+	}
+	respond "hello from {host}, certificate by resolver web (HTTP-01)"
+}
+
+shop.example.test {
+	tls {
+		issuer traefik alpn
+	}
+	respond "hello from {host}, certificate by resolver alpn (TLS-ALPN-01)"
+}
+`
+
+func main() {
+	once := flag.Bool("once", false, "exit after the certificates are obtained and printed")
+	dir := flag.String("dir", "", "directory for the Caddyfile, storage, log and CA root (default: a new temporary directory)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Stdout, *dir, *once); err != nil {
+		fmt.Fprintln(os.Stderr, "traefik-acme-demo:", err)
+		os.Exit(1)
+	}
+}
+
+// run does the whole demo, writing the report to out. With once it returns
+// after the report; otherwise it serves until ctx is done.
+func run(ctx context.Context, out io.Writer, dir string, once bool) (err error) {
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "traefik-acme-demo-"); err != nil {
+			return err
+		}
+	}
+	tb := &programTB{dir: dir}
+	defer tb.cleanup()
+	defer func() {
+		if r := recover(); r != nil {
+			if f, ok := r.(fatal); ok {
+				err = errors.New(string(f))
+				return
+			}
+			panic(r)
+		}
+	}()
+
+	ca := acmetest.Start(tb)
+	rootFile := filepath.Join(dir, "pebble-root.pem")
+	if err := os.WriteFile(rootFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Roots()[0].Raw}), 0o644); err != nil {
+		return err
+	}
+
+	caddyfile := strings.NewReplacer(
+		"{{storage}}", filepath.Join(dir, "storage"),
+		"{{log}}", filepath.Join(dir, "caddy.log"),
+		"{{http_port}}", strconv.Itoa(ca.HTTPPort()),
+		"{{https_port}}", strconv.Itoa(ca.TLSALPNPort()),
+		"{{ca}}", ca.DirectoryURL(),
+		"{{ca_pem}}", ca.ServerCertPEMFile(),
+	).Replace(caddyfileTemplate)
+	cfPath := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(cfPath, []byte(caddyfile), 0o644); err != nil {
+		return err
+	}
+	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), map[string]any{"filename": cfPath})
+	if err != nil {
+		return fmt.Errorf("adapting %s: %w", cfPath, err)
+	}
+	fmt.Fprintf(out, "Embedded ACME CA (Pebble): %s\nCaddyfile: %s\nCaddy log: %s\n\nObtaining certificates...\n", ca.DirectoryURL(), cfPath, filepath.Join(dir, "caddy.log"))
+	start := time.Now()
+	if err := caddy.Load(cfgJSON, true); err != nil {
+		return fmt.Errorf("starting Caddy: %w", err)
+	}
+	defer func() { _ = caddy.Stop() }()
+
+	roots := ca.RootPool()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ca.TLSALPNPort()))
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tRESOLVER\tCHALLENGE\tKEY\tNOT AFTER")
+	for _, s := range sites {
+		leaf, err := waitForCertificate(ctx, addr, s.Name, roots, 60*time.Second)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Resolver, s.Challenge, keyDesc(leaf), leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	tw.Flush()
+	port := ca.TLSALPNPort()
+	fmt.Fprintf(out, "\n%d certificates in %s, each verified against the CA root by a TLS handshake. Try:\n\n", len(sites), time.Since(start).Round(10*time.Millisecond))
+	fmt.Fprintf(out, "  curl --cacert %s --resolve %s:%d:127.0.0.1 https://%s:%d/\n\n", rootFile, sites[0].Name, port, sites[0].Name, port)
+	if once {
+		return nil
+	}
+	fmt.Fprintln(out, "Serving; press Ctrl-C to stop.")
+	<-ctx.Done()
+	return nil
+}
+
+func waitForCertificate(ctx context.Context, addr, name string, roots *x509.CertPool, timeout time.Duration) (*x509.Certificate, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var lastErr error
+	for {
+		d := tls.Dialer{Config: &tls.Config{ServerName: name, RootCAs: roots, MinVersion: tls.VersionTLS12}}
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			leaf := conn.(*tls.Conn).ConnectionState().PeerCertificates[0]
+			conn.Close()
+			return leaf, nil
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no verified certificate served: %w", lastErr)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func keyDesc(c *x509.Certificate) string {
+	switch c.PublicKeyAlgorithm {
+	case x509.ECDSA:
+		return "ECDSA"
+	case x509.RSA:
+		return "RSA"
+	}
+	return c.PublicKeyAlgorithm.String()
+}
+
+// programTB lets the test CA harness run in a program: failures abort run
+// with an error, cleanups run when run returns.
+type programTB struct {
+	dir      string
+	n        int
+	cleanups []func()
+	failed   bool
+}
+
+type fatal string
+
+func (p *programTB) Helper()          {}
+func (p *programTB) Cleanup(f func()) { p.cleanups = append(p.cleanups, f) }
+func (p *programTB) Failed() bool     { return p.failed }
+func (p *programTB) Fatal(args ...any) {
+	p.failed = true
+	panic(fatal(fmt.Sprint(args...)))
+}
+
+func (p *programTB) Fatalf(format string, args ...any) {
+	p.failed = true
+	panic(fatal(fmt.Sprintf(format, args...)))
+}
+func (p *programTB) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+func (p *programTB) TempDir() string {
+	p.n++
+	d := filepath.Join(p.dir, fmt.Sprintf("ca-%d", p.n))
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		p.Fatalf("creating %s: %v", d, err)
+	}
+	return d
+}
+
+func (p *programTB) cleanup() {
+	for i := len(p.cleanups) - 1; i >= 0; i-- {
+		p.cleanups[i]()
+	}
+}
