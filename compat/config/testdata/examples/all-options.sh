@@ -1,0 +1,42 @@
+# Every ACME option of Traefik v3.7, next to other Traefik flags that must
+# be ignored. Shell text, one argument per line. Written for this
+# package's tests.
+--global.checkNewVersion=false
+--log.level=DEBUG
+--api.insecure
+--providers.docker.exposedByDefault=false
+--entryPoints.web.address=:80
+--entryPoints.web.http.redirections.entryPoint.to=websecure
+--entryPoints.web.http.redirections.entryPoint.scheme=https
+--entryPoints.websecure.address=:443
+--entryPoints.websecure.asDefault=true
+--entryPoints.websecure.http.tls
+--certificatesresolvers.le.acme.email=ops@example.com
+--certificatesresolvers.le.acme.caserver=https://acme-staging-v02.api.letsencrypt.org/directory
+--certificatesresolvers.le.acme.storage=/letsencrypt/acme.json
+--certificatesresolvers.le.acme.keytype=EC384
+--certificatesresolvers.le.acme.preferredchain="ISRG Root X1"
+--certificatesresolvers.le.acme.eab.kid=kid-123
+--certificatesresolvers.le.acme.eab.hmacencoded=c2VjcmV0LWhtYWM
+--certificatesresolvers.le.acme.certificatesduration=720
+--certificatesresolvers.le.acme.cacertificates=/certs/root1.pem
+--certificatesresolvers.le.acme.cacertificates=/certs/root2.pem
+--certificatesresolvers.le.acme.casystemcertpool
+--certificatesresolvers.le.acme.caservername=acme.internal
+--certificatesresolvers.le.acme.clienttimeout=3m
+--certificatesresolvers.le.acme.clientresponseheadertimeout=45
+--certificatesresolvers.le.acme.certificatetimeout=1m30s
+--certificatesresolvers.le.acme.profile=shortlived
+--certificatesresolvers.le.acme.emailaddresses=admin@example.com,ops@example.com
+--certificatesresolvers.le.acme.disablecommonname=true
+--certificatesresolvers.le.acme.httpchallenge.entrypoint=web
+--certificatesresolvers.le.acme.httpchallenge.delay=5s
+--certificatesresolvers.le.acme.tlschallenge.delay=2
+--certificatesresolvers.dns.acme.email=dns@example.com
+--certificatesresolvers.dns.acme.storage=/letsencrypt/acme.json
+--certificatesresolvers.dns.acme.dnschallenge.provider=cloudflare
+--certificatesresolvers.dns.acme.dnschallenge.resolvers=1.1.1.1:53,8.8.8.8
+--certificatesresolvers.dns.acme.dnschallenge.delaybeforecheck=30
+--certificatesresolvers.dns.acme.dnschallenge.disablepropagationcheck
+--certificatesresolvers.dns.acme.dnschallenge.propagation.disableanschecks=true
+--certificatesresolvers.dns.acme.dnschallenge.propagation.requireallrns=true
