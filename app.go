@@ -26,7 +26,9 @@ package traefikacme
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -44,6 +46,20 @@ func init() {
 // resolvers and the entry points their HTTP challenges refer to. Sites use a
 // resolver through the tls.issuance.traefik issuer.
 type App struct {
+	// Config is the path of a Traefik static configuration to read the
+	// resolvers and entry points from: traefik.yml, traefik.yaml,
+	// traefik.toml, or a docker-compose file whose Traefik service carries
+	// them as command-line flags or TRAEFIK_* environment variables.
+	// Resolvers and entry points given inline add to it or override it by
+	// name. With no Config and no inline resolvers, the TRAEFIK_*
+	// variables of Caddy's own environment are read.
+	// Default: "" (inline configuration only)
+	Config string `json:"config,omitempty"`
+
+	// ComposeService names the Traefik service of a compose file given as
+	// Config. Default: "" (the service whose image name contains traefik)
+	ComposeService string `json:"compose_service,omitempty"`
+
 	// EntryPoints maps a Traefik entry point name to its listen address,
 	// such as "web": ":80". httpChallenge.entryPoint must name one; HTTP-01
 	// challenges are answered on its port.
@@ -56,6 +72,7 @@ type App struct {
 
 	resolvers   map[string]*config.ACME       // effective resolvers, defaults applied; set at Provision
 	entryPoints map[string]*config.EntryPoint // effective entry points; set at Provision
+	stores      *stores                       // acme.json files of the resolvers; set at Provision
 	logger      *zap.Logger
 }
 
@@ -71,23 +88,93 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 
-	a.entryPoints = make(map[string]*config.EntryPoint, len(a.EntryPoints))
-	for name, addr := range a.EntryPoints {
-		a.entryPoints[name] = &config.EntryPoint{Address: addr}
+	a.entryPoints = make(map[string]*config.EntryPoint)
+	a.resolvers = make(map[string]*config.ACME)
+	withStorage := make(map[string]bool) // resolvers whose acme.json is used
+
+	static, err := a.loadStatic()
+	if err != nil {
+		return err
+	}
+	if static != nil {
+		for name, ep := range static.EntryPoints {
+			a.entryPoints[name] = ep
+		}
+		for name, r := range static.CertificatesResolvers {
+			if r == nil || r.ACME == nil {
+				continue
+			}
+			a.resolvers[name] = r.ACME
+			withStorage[name] = true
+		}
 	}
 
-	a.resolvers = make(map[string]*config.ACME, len(a.Resolvers))
+	for _, name := range sortedKeys(a.EntryPoints) {
+		if _, ok := a.entryPoints[name]; ok {
+			a.logger.Info("inline entry point overrides the traefik configuration", zap.String("entry_point", name))
+		}
+		a.entryPoints[name] = &config.EntryPoint{Address: a.EntryPoints[name]}
+	}
 	for _, name := range sortedKeys(a.Resolvers) {
 		res, err := cloneACME(a.Resolvers[name])
 		if err != nil {
 			return fmt.Errorf("resolver %q: %w", name, err)
 		}
-		for _, w := range res.SetDefaults(fmt.Sprintf("certificatesResolvers.%s.acme", name)) {
-			a.logger.Warn("resolver configuration", zap.String("resolver", name), zap.String("key", w.Path), zap.String("warning", w.Message))
+		if _, ok := a.resolvers[name]; ok {
+			a.logger.Info("inline resolver overrides the traefik configuration", zap.String("resolver", name))
 		}
 		a.resolvers[name] = res
+		// Inline resolvers use an acme.json only when storage is set: Traefik's
+		// default, acme.json in the working directory, means nothing to Caddy.
+		withStorage[name] = res.Storage != ""
+	}
+	for _, name := range sortedKeys(a.resolvers) {
+		for _, w := range a.resolvers[name].SetDefaults(fmt.Sprintf("certificatesResolvers.%s.acme", name)) {
+			a.logger.Warn("resolver configuration", zap.String("resolver", name), zap.String("key", w.Path), zap.String("warning", w.Message))
+		}
+	}
+	if err := a.Validate(); err != nil {
+		return err
+	}
+
+	a.stores, err = provisionStores(ctx, a.resolvers, withStorage, a.logger)
+	if err != nil {
+		return err
 	}
 	return nil
+}
+
+// loadStatic reads the Traefik static configuration named by Config, or,
+// with no Config and no inline resolvers, the TRAEFIK_* environment. It
+// returns nil when there is nothing to read.
+func (a *App) loadStatic() (*config.Static, error) {
+	src := config.Sources{LookupEnv: lookupEnv}
+	switch {
+	case a.Config != "":
+		path, err := caddy.NewReplacer().ReplaceOrErr(a.Config, true, true)
+		if err != nil {
+			return nil, fmt.Errorf("traefik_acme: config: %w", err)
+		}
+		src.File = path
+		src.Service = a.ComposeService
+	case len(a.Resolvers) == 0:
+		src.Environ = environ()
+	default:
+		return nil, nil
+	}
+	loaded, err := config.Load(src)
+	if errors.Is(err, config.ErrNoConfiguration) && src.File == "" {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("traefik_acme: %w", err)
+	}
+	a.logger.Info("traefik static configuration loaded", zap.String("source", loaded.Origin.String()),
+		zap.Int("resolvers", len(loaded.Static.CertificatesResolvers)), zap.Int("entry_points", len(loaded.Static.EntryPoints)))
+	for _, w := range loaded.Warnings {
+		a.logger.Warn("traefik static configuration", zap.String("key", w.Path), zap.String("warning", w.Message))
+	}
+	return loaded.Static, nil
 }
 
 // Validate checks every resolver: key type, challenge, entry point, EAB and
@@ -126,6 +213,9 @@ func (a *App) resolver(name string) (*config.ACME, error) {
 	}
 	return res, nil
 }
+
+// environ returns the process environment. Tests replace it.
+var environ = os.Environ
 
 func cloneACME(a *config.ACME) (*config.ACME, error) {
 	if a == nil {

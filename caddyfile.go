@@ -29,7 +29,9 @@ func parseGlobalOption(d *caddyfile.Dispenser, existingVal any) (any, error) {
 		return nil, err
 	}
 	app := App{
-		EntryPoints: opts.EntryPoints,
+		Config:         opts.Config,
+		ComposeService: opts.ComposeService,
+		EntryPoints:    opts.EntryPoints,
 		Resolvers:   opts.Resolvers,
 	}
 	return httpcaddyfile.App{
@@ -43,5 +45,5 @@ func optionsFromAppJSON(raw []byte) (*cfparse.Options, error) {
 	if err := jsonUnmarshalStrict(raw, &app); err != nil {
 		return nil, err
 	}
-	return &cfparse.Options{EntryPoints: app.EntryPoints, Resolvers: app.Resolvers}, nil
+	return &cfparse.Options{Config: app.Config, ComposeService: app.ComposeService, EntryPoints: app.EntryPoints, Resolvers: app.Resolvers}, nil
 }

@@ -97,7 +97,7 @@ const globalPreamble = `
 	log {
 		output file {{.Log}}
 		format json
-		level DEBUG
+		level INFO
 	}
 `
 

@@ -33,10 +33,10 @@ type Issuer struct {
 	Resolver string `json:"resolver,omitempty"`
 
 	acme     *caddytls.ACMEIssuer // built from the resolver; set at Provision
+	stores   *stores              // the app's acme.json files; set at Provision
 	res      *config.ACME         // the effective resolver; set at Provision
 	keys     *keyGenerator        // remembers fresh keys to rebuild CSRs; set at Provision
 	ratio    float64              // renewal window ratio from certificatesDuration; set at Provision
-	clientOK bool                 // whether the ACME HTTP client could be tuned; set at SetConfig
 	logger   *zap.Logger
 }
 
@@ -65,6 +65,7 @@ func (iss *Issuer) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("traefik issuer: %w", err)
 	}
 	iss.res = res
+	iss.stores = app.stores
 	iss.acme, err = buildACMEIssuer(ctx, iss.Resolver, res, app.entryPoints, iss.logger)
 	if err != nil {
 		return fmt.Errorf("traefik issuer: resolver %q: %w", iss.Resolver, err)
@@ -87,8 +88,11 @@ func (iss *Issuer) SetConfig(cfg *certmagic.Config) {
 	iss.acme.SetConfig(cfg)
 	if err := tuneACMEClient(iss.acme, iss.res); err != nil {
 		iss.logger.Warn("acme http client options not applied", zap.Error(err))
-	} else {
-		iss.clientOK = true
+	}
+	if iss.stores.has(iss.Resolver) {
+		if err := useRSAAccountKeys(iss.acme); err != nil {
+			iss.logger.Warn("new acme accounts will not use rsa-4096 keys; traefik cannot read other account keys from acme.json", zap.Error(err))
+		}
 	}
 }
 
@@ -110,6 +114,7 @@ func (iss *Issuer) Issue(ctx context.Context, csr *x509.CertificateRequest) (*ce
 		iss.logger.Error("obtaining certificate", zap.Strings("identifiers", csrNames(csr)), zap.String("ca", iss.res.CAServer), zap.Error(err))
 		return nil, err
 	}
+	iss.stores.noteIssued(iss.Resolver, csrNames(csr))
 	return cert, nil
 }
 

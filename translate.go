@@ -1,8 +1,10 @@
 package traefikacme
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -234,9 +236,10 @@ func tuneACMEClient(iss *caddytls.ACMEIssuer, res *config.ACME) error {
 	return nil
 }
 
-// certmagicHTTPClientField returns the address of the httpClient field of
-// the certmagic.ACMEIssuer held by iss (set by iss.SetConfig).
-func certmagicHTTPClientField(iss *caddytls.ACMEIssuer) (**http.Client, error) {
+// certmagicIssuerOf returns the certmagic.ACMEIssuer that iss built in
+// SetConfig. caddytls does not expose it, so it is reached by reflection;
+// TestCertmagicInternalsReachable fails if an upgrade moves it.
+func certmagicIssuerOf(iss *caddytls.ACMEIssuer) (*certmagic.ACMEIssuer, error) {
 	f := reflect.ValueOf(iss).Elem().FieldByName("issuer")
 	if !f.IsValid() || f.Type() != reflect.TypeOf((*certmagic.ACMEIssuer)(nil)) {
 		return nil, errors.New("caddytls.ACMEIssuer has no issuer field of type *certmagic.ACMEIssuer")
@@ -244,7 +247,47 @@ func certmagicHTTPClientField(iss *caddytls.ACMEIssuer) (**http.Client, error) {
 	if f.IsNil() {
 		return nil, errors.New("caddytls.ACMEIssuer is not configured yet")
 	}
-	cm := (*certmagic.ACMEIssuer)(unsafe.Pointer(f.Pointer()))
+	return (*certmagic.ACMEIssuer)(unsafe.Pointer(f.Pointer())), nil
+}
+
+// useRSAAccountKeys makes the certmagic issuer behind iss register new
+// ACME accounts with an RSA-4096 key, as Traefik does, instead of
+// certmagic's P-256: Traefik reads only RSA account keys from acme.json, so
+// this keeps a mirrored file usable by Traefik (rollback). It also covers
+// accounts certmagic recreates when the CA no longer knows the stored one.
+func useRSAAccountKeys(iss *caddytls.ACMEIssuer) error {
+	cm, err := certmagicIssuerOf(iss)
+	if err != nil {
+		return err
+	}
+	prev := cm.NewAccountFunc
+	cm.NewAccountFunc = func(ctx context.Context, ai *certmagic.ACMEIssuer, acct acme.Account) (acme.Account, error) {
+		if prev != nil {
+			var err error
+			if acct, err = prev(ctx, ai, acct); err != nil {
+				return acct, err
+			}
+		}
+		if _, ok := acct.PrivateKey.(*rsa.PrivateKey); ok {
+			return acct, nil
+		}
+		key, err := rsa.GenerateKey(rand.Reader, 4096)
+		if err != nil {
+			return acct, fmt.Errorf("generating rsa-4096 account key: %w", err)
+		}
+		acct.PrivateKey = key
+		return acct, nil
+	}
+	return nil
+}
+
+// certmagicHTTPClientField returns the address of the httpClient field of
+// the certmagic.ACMEIssuer held by iss (set by iss.SetConfig).
+func certmagicHTTPClientField(iss *caddytls.ACMEIssuer) (**http.Client, error) {
+	cm, err := certmagicIssuerOf(iss)
+	if err != nil {
+		return nil, err
+	}
 	hc := reflect.ValueOf(cm).Elem().FieldByName("httpClient")
 	if !hc.IsValid() || hc.Type() != reflect.TypeOf((*http.Client)(nil)) {
 		return nil, errors.New("certmagic.ACMEIssuer has no httpClient field of type *http.Client")

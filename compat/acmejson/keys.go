@@ -1,0 +1,254 @@
+package acmejson
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ErrNotRSAAccountKey is returned (wrapped) when an account key is not RSA:
+// Traefik stores account keys as DER PKCS#1 and can read nothing else.
+var ErrNotRSAAccountKey = errors.New("traefik account keys must be RSA (DER PKCS#1)")
+
+// DecodeAccountKey parses a Traefik Account.PrivateKey: DER PKCS#1 RSA. A key
+// of another type (an EC key in SEC1 or PKCS#8 form, say) gives an error
+// wrapping [ErrNotRSAAccountKey]. Errors never contain key material.
+func DecodeAccountKey(der []byte) (*rsa.PrivateKey, error) {
+	if len(der) == 0 {
+		return nil, errors.New("decoding account key: key is empty")
+	}
+	key, err := x509.ParsePKCS1PrivateKey(der)
+	if err == nil {
+		return key, nil
+	}
+	if _, ecErr := x509.ParseECPrivateKey(der); ecErr == nil {
+		return nil, fmt.Errorf("decoding account key: found an EC key (SEC1): %w", ErrNotRSAAccountKey)
+	}
+	if k, p8Err := x509.ParsePKCS8PrivateKey(der); p8Err == nil {
+		if rsaKey, ok := k.(*rsa.PrivateKey); ok {
+			// Not what Traefik writes, but unambiguous.
+			return rsaKey, nil
+		}
+		return nil, fmt.Errorf("decoding account key: found a %T in PKCS#8: %w", k, ErrNotRSAAccountKey)
+	}
+	return nil, fmt.Errorf("decoding account key: not DER PKCS#1: %w", err)
+}
+
+// EncodeAccountKey returns key in the form Traefik stores account keys: DER
+// PKCS#1. Only *rsa.PrivateKey is accepted; other types give an error
+// wrapping [ErrNotRSAAccountKey].
+func EncodeAccountKey(key crypto.PrivateKey) ([]byte, error) {
+	rsaKey, ok := key.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("encoding account key of type %T: %w", key, ErrNotRSAAccountKey)
+	}
+	return x509.MarshalPKCS1PrivateKey(rsaKey), nil
+}
+
+// ParseCertificatePEM parses a PEM bundle (Certificate.Certificate): every
+// CERTIFICATE block, in order, leaf first. Other block types are skipped, as
+// crypto/tls does. It fails if there is no certificate or one does not parse.
+func ParseCertificatePEM(bundle []byte) ([]*x509.Certificate, error) {
+	var chain []*x509.Certificate
+	rest := bundle
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parsing certificate %d of bundle: %w", len(chain)+1, err)
+		}
+		chain = append(chain, cert)
+	}
+	if len(chain) == 0 {
+		return nil, errors.New("parsing certificate bundle: no PEM CERTIFICATE block found")
+	}
+	return chain, nil
+}
+
+// ParsePrivateKeyPEM parses a PEM private key (Certificate.Key) in any of
+// the encodings Traefik has written: PKCS#1 ("RSA PRIVATE KEY"), SEC1
+// ("EC PRIVATE KEY") and PKCS#8 ("PRIVATE KEY", lego v5). Like
+// crypto/tls.X509KeyPair it uses the first block whose type is
+// "PRIVATE KEY" or ends in " PRIVATE KEY", and tries all three encodings
+// whatever the header says. Errors never contain key material.
+func ParsePrivateKeyPEM(keyPEM []byte) (crypto.Signer, error) {
+	rest := keyPEM
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, errors.New("parsing private key: no PEM PRIVATE KEY block found")
+		}
+		if block.Type != "PRIVATE KEY" && !strings.HasSuffix(block.Type, " PRIVATE KEY") {
+			continue
+		}
+		if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+			return k, nil
+		}
+		if k, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
+			switch k := k.(type) {
+			case *rsa.PrivateKey:
+				return k, nil
+			case *ecdsa.PrivateKey:
+				return k, nil
+			case ed25519.PrivateKey:
+				return k, nil
+			default:
+				return nil, fmt.Errorf("parsing private key: unsupported PKCS#8 key type %T", k)
+			}
+		}
+		if k, err := x509.ParseECPrivateKey(block.Bytes); err == nil {
+			return k, nil
+		}
+		return nil, fmt.Errorf("parsing private key: PEM block %q is not PKCS#1, PKCS#8 or SEC1 (redacted)", block.Type)
+	}
+}
+
+// CheckKeyPair reports an error when key is not the private key of leaf.
+func CheckKeyPair(leaf *x509.Certificate, key crypto.Signer) error {
+	if leaf == nil || key == nil {
+		return errors.New("checking key pair: missing certificate or key")
+	}
+	pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok {
+		return fmt.Errorf("checking key pair: unsupported public key type %T", leaf.PublicKey)
+	}
+	if !pub.Equal(key.Public()) {
+		return errors.New("checking key pair: private key does not match the certificate's public key")
+	}
+	return nil
+}
+
+// KeyTypeName names the type of a public or private key the way Traefik's
+// keyType option does: "RSA2048", "RSA4096", "EC256", "EC384", plus "EC521",
+// "ED25519" and "RSA<bits>" for other sizes. It returns "" for unknown
+// types.
+func KeyTypeName(key any) string {
+	if s, ok := key.(crypto.Signer); ok {
+		key = s.Public()
+	}
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA%d", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		return fmt.Sprintf("EC%d", k.Curve.Params().BitSize)
+	case ed25519.PublicKey:
+		return "ED25519"
+	default:
+		return ""
+	}
+}
+
+// LeafInfo summarizes a leaf certificate.
+type LeafInfo struct {
+	// Names are the subject common name (if any) followed by the DNS and IP
+	// SANs, lower-cased (DNS) and without duplicates.
+	Names []string
+	// NotBefore and NotAfter bound the validity period.
+	NotBefore, NotAfter time.Time
+	// KeyType is the [KeyTypeName] of the certificate's public key.
+	KeyType string
+	// Issuer is the issuer's common name.
+	Issuer string
+	// Serial is the serial number in hexadecimal.
+	Serial string
+}
+
+// Covers reports whether name (normalized as by [NormalizeNames]) is one of
+// the leaf's names, compared literally: a wildcard name is covered only by
+// the same wildcard.
+func (li LeafInfo) Covers(name string) bool {
+	n := NormalizeNames([]string{name})
+	return len(n) == 1 && slices.Contains(li.Names, n[0])
+}
+
+// Expired reports whether the leaf is no longer valid at now.
+func (li LeafInfo) Expired(now time.Time) bool {
+	return now.After(li.NotAfter)
+}
+
+// InspectLeaf returns the [LeafInfo] of leaf.
+func InspectLeaf(leaf *x509.Certificate) LeafInfo {
+	var names []string
+	add := func(n string) {
+		if n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	add(strings.TrimSuffix(strings.ToLower(leaf.Subject.CommonName), "."))
+	for _, n := range leaf.DNSNames {
+		add(strings.TrimSuffix(strings.ToLower(n), "."))
+	}
+	for _, ip := range leaf.IPAddresses {
+		add(net.IP(ip).String())
+	}
+	return LeafInfo{
+		Names:     names,
+		NotBefore: leaf.NotBefore,
+		NotAfter:  leaf.NotAfter,
+		KeyType:   KeyTypeName(leaf.PublicKey),
+		Issuer:    leaf.Issuer.CommonName,
+		Serial:    leaf.SerialNumber.Text(16),
+	}
+}
+
+// Parsed is a decoded and verified certificate entry.
+type Parsed struct {
+	// Chain is the certificate bundle, leaf first.
+	Chain []*x509.Certificate
+	// Key is the private key.
+	Key crypto.Signer
+	// Leaf summarizes Chain[0].
+	Leaf LeafInfo
+}
+
+// Parse decodes c's certificate bundle and key and checks that the key
+// belongs to the leaf. It fails for a nil entry, an empty certificate or
+// key, undecodable PEM, or a mismatched pair. It does not check validity
+// dates or the chain of trust.
+func (c *Certificate) Parse() (*Parsed, error) {
+	switch {
+	case c == nil:
+		return nil, errors.New("certificate entry is null")
+	case len(c.Certificate) == 0:
+		return nil, errors.New("certificate entry has an empty certificate")
+	case len(c.Key) == 0:
+		return nil, errors.New("certificate entry has an empty key")
+	}
+	chain, err := ParseCertificatePEM(c.Certificate)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ParsePrivateKeyPEM(c.Key)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckKeyPair(chain[0], key); err != nil {
+		return nil, err
+	}
+	return &Parsed{Chain: chain, Key: key, Leaf: InspectLeaf(chain[0])}, nil
+}
+
+// Key decodes the account's private key with [DecodeAccountKey].
+func (a *Account) Key() (*rsa.PrivateKey, error) {
+	if a == nil {
+		return nil, errors.New("decoding account key: account is null")
+	}
+	return DecodeAccountKey(a.PrivateKey)
+}

@@ -1,0 +1,18 @@
+//go:build !unix
+
+package acmejson
+
+import "io/fs"
+
+// permissionsTooOpen is false: like Traefik, no permission check is made
+// outside Unix, where the mode bits do not describe access.
+func permissionsTooOpen(fs.FileInfo) bool { return false }
+
+// ownedByCurrentUser is false outside Unix.
+func ownedByCurrentUser(fs.FileInfo) bool { return false }
+
+// syncDir does nothing: directories cannot be fsynced outside Unix.
+func syncDir(string) error { return nil }
+
+// renameNotPossible is false outside Unix.
+func renameNotPossible(error) bool { return false }

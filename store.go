@@ -1,0 +1,306 @@
+package traefikacme
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
+	"github.com/caddyserver/certmagic"
+	"github.com/mholt/acmez/v3/acme"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+
+	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
+	"github.com/ac075510/caddy-traefik-acme/compat/config"
+	"github.com/ac075510/caddy-traefik-acme/migrate"
+)
+
+// stores connects resolvers to their acme.json files. At provisioning each
+// file's account and certificates are imported into Caddy's storage, so
+// nothing is ordered again; afterwards every certificate Caddy obtains
+// through a resolver is mirrored back into its file, byte-compatible with
+// Traefik, together with the account.
+type stores struct {
+	storage certmagic.Storage
+	logger  *zap.Logger
+	slog    *slog.Logger
+
+	byResolver map[string]*resolverStore // resolvers with an acme.json
+	issued     sync.Map                  // certificate name → resolver name, recorded by Issue
+}
+
+type resolverStore struct {
+	name      string
+	path      string
+	res       *config.ACME
+	issuerKey string
+}
+
+// provisionStores imports each resolver's acme.json into Caddy's storage and
+// subscribes to cert_obtained to mirror new certificates back.
+func provisionStores(ctx caddy.Context, resolvers map[string]*config.ACME, withStorage map[string]bool, logger *zap.Logger) (*stores, error) {
+	s := &stores{
+		logger:     logger,
+		slog:       slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithName(logger.Name()))),
+		byResolver: make(map[string]*resolverStore),
+	}
+	for _, name := range sortedKeys(resolvers) {
+		res := resolvers[name]
+		if !withStorage[name] || res.Storage == "" {
+			continue
+		}
+		path, err := caddy.NewReplacer().ReplaceOrErr(res.Storage, true, true)
+		if err != nil {
+			return nil, fmt.Errorf("resolver %q: storage: %w", name, err)
+		}
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		s.byResolver[name] = &resolverStore{name: name, path: path, res: res, issuerKey: migrate.IssuerKeyFromCA(res.CAServer)}
+	}
+	if len(s.byResolver) == 0 {
+		return s, nil
+	}
+	s.storage = ctx.Storage()
+
+	files := make(map[string]acmejson.File) // each file is read once
+	for _, name := range sortedKeys(s.byResolver) {
+		rs := s.byResolver[name]
+		f, ok := files[rs.path]
+		if !ok {
+			var err error
+			f, err = acmejson.Load(rs.path, acmejson.LoadOptions{Resolver: name, Logger: s.slog, TightenPermissions: true})
+			if err != nil {
+				return nil, fmt.Errorf("resolver %q: storage: %w", name, err)
+			}
+			files[rs.path] = f
+		}
+		if err := s.importResolver(ctx, rs, f[name]); err != nil {
+			return nil, err
+		}
+	}
+
+	evApp, err := ctx.App("events")
+	if err != nil {
+		return nil, fmt.Errorf("loading the events app: %w", err)
+	}
+	if err := evApp.(*caddyevents.App).On("cert_obtained", s); err != nil {
+		return nil, fmt.Errorf("subscribing to cert_obtained: %w", err)
+	}
+	return s, nil
+}
+
+// importResolver imports one resolver's account and certificates.
+func (s *stores) importResolver(ctx context.Context, rs *resolverStore, entry *acmejson.Resolver) error {
+	log := s.logger.With(zap.String("resolver", rs.name), zap.String("path", rs.path))
+	start := time.Now()
+	if entry != nil {
+		rep, err := migrate.Import(ctx, s.storage, entry, migrate.ImportOptions{
+			IssuerKey: rs.issuerKey,
+			CA:        rs.res.CAServer,
+			Email:     rs.res.Email,
+			Logger:    log,
+		})
+		if err != nil {
+			return fmt.Errorf("resolver %q: importing %s: %w", rs.name, rs.path, err)
+		}
+		log.Info("acme.json imported", zap.String("summary", rep.String()),
+			zap.Int("imported", len(rep.Imported)), zap.Int("unchanged", len(rep.Unchanged)),
+			zap.Int("skipped_newer", len(rep.SkippedNewer)), zap.Int("skipped_invalid", len(rep.SkippedInvalid)),
+			zap.Duration("took", time.Since(start)))
+		for _, sk := range rep.SkippedInvalid {
+			log.Warn("acme.json certificate not imported", zap.Strings("names", sk.Names), zap.String("reason", sk.Reason))
+		}
+	}
+	return nil
+}
+
+// has reports whether resolver has an acme.json.
+func (s *stores) has(resolver string) bool {
+	return s != nil && s.byResolver[resolver] != nil
+}
+
+// noteIssued records which resolver obtained a certificate for names, so
+// the cert_obtained event can be mirrored into that resolver's file.
+func (s *stores) noteIssued(resolver string, names []string) {
+	if !s.has(resolver) {
+		return
+	}
+	for _, n := range names {
+		s.issued.Store(strings.ToLower(n), resolver)
+	}
+}
+
+// Handle implements caddyevents.Handler for cert_obtained: it writes the
+// certificate (and the account, when it is new or changed) into the acme.json
+// of the resolver that obtained it. Failures are logged; they never fail
+// the issuance, since Caddy's storage already holds the certificate.
+func (s *stores) Handle(ctx context.Context, e caddy.Event) error {
+	name, _ := e.Data["identifier"].(string)
+	issuerKey, _ := e.Data["issuer"].(string)
+	certPath, _ := e.Data["certificate_path"].(string)
+	keyPath, _ := e.Data["private_key_path"].(string)
+	rs := s.resolverFor(name, issuerKey)
+	if rs == nil {
+		return nil
+	}
+	log := s.logger.With(zap.String("resolver", rs.name), zap.String("domain", name), zap.String("path", rs.path))
+	if err := s.mirror(ctx, rs, name, certPath, keyPath); err != nil {
+		log.Error("mirroring certificate into acme.json", zap.Error(err))
+		return nil
+	}
+	log.Info("certificate mirrored into acme.json")
+	return nil
+}
+
+func (s *stores) resolverFor(name, issuerKey string) *resolverStore {
+	if v, ok := s.issued.LoadAndDelete(strings.ToLower(name)); ok {
+		if rs := s.byResolver[v.(string)]; rs != nil && rs.issuerKey == issuerKey {
+			return rs
+		}
+	}
+	// Not obtained through this app's issuer in this run (for example a
+	// renewal started before a reload): use the only resolver of that CA.
+	var found *resolverStore
+	for _, name := range sortedKeys(s.byResolver) {
+		if rs := s.byResolver[name]; rs.issuerKey == issuerKey {
+			if found != nil {
+				return nil
+			}
+			found = rs
+		}
+	}
+	return found
+}
+
+func (s *stores) mirror(ctx context.Context, rs *resolverStore, name, certPath, keyPath string) error {
+	if certPath == "" || keyPath == "" {
+		return errors.New("event has no storage paths")
+	}
+	certPEM, err := s.storage.Load(ctx, certPath)
+	if err != nil {
+		return fmt.Errorf("loading certificate: %w", err)
+	}
+	keyPEM, err := s.storage.Load(ctx, keyPath)
+	if err != nil {
+		return fmt.Errorf("loading key: %w", err)
+	}
+	account, err := s.accountFromStorage(ctx, rs)
+	if err != nil {
+		s.logger.Warn("account not mirrored into acme.json", zap.String("resolver", rs.name), zap.Error(err))
+	}
+	return acmejson.Update(rs.path, func(f *acmejson.File) error {
+		entry := f.Ensure(rs.name)
+		entry.Upsert([]string{name}, certPEM, keyPEM)
+		if account != nil && !sameAccount(entry.Account, account) {
+			entry.Account = account
+		}
+		return nil
+	}, acmejson.LoadOptions{Resolver: rs.name, Logger: s.slog, TightenPermissions: true})
+}
+
+// accountFromStorage builds Traefik's account entry from certmagic's
+// account for the resolver's CA and email. It returns nil, nil when there is
+// no registered account yet.
+func (s *stores) accountFromStorage(ctx context.Context, rs *resolverStore) (*acmejson.Account, error) {
+	regKey, keyKey := migrate.AccountStorageKeys(rs.issuerKey, rs.res.Email)
+	regJSON, err := s.storage.Load(ctx, regKey)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading account: %w", err)
+	}
+	var acct acme.Account
+	if err := json.Unmarshal(regJSON, &acct); err != nil {
+		return nil, fmt.Errorf("decoding account: %w", err)
+	}
+	if acct.Status == "" || acct.Location == "" {
+		return nil, nil
+	}
+	keyPEM, err := s.storage.Load(ctx, keyKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading account key: %w", err)
+	}
+	key, err := certmagic.PEMDecodePrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("decoding account key: %w", err)
+	}
+	der, err := acmejson.EncodeAccountKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("account key cannot be written for Traefik: %w", err)
+	}
+	body, err := json.Marshal(acct) // Location is not part of the body
+	if err != nil {
+		return nil, fmt.Errorf("encoding account: %w", err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err == nil {
+		delete(m, "location")
+		if b, err := marshalOrdered(m); err == nil {
+			body = b
+		}
+	}
+	email := rs.res.Email
+	return &acmejson.Account{
+		Email:        email,
+		Registration: &acmejson.Registration{Body: body, URI: acct.Location},
+		PrivateKey:   der,
+	}, nil
+}
+
+// marshalOrdered encodes m with lego's field order for the known account
+// fields, then the others sorted.
+func marshalOrdered(m map[string]json.RawMessage) ([]byte, error) {
+	order := []string{"status", "contact", "termsOfServiceAgreed", "orders", "onlyReturnExisting", "externalAccountBinding"}
+	seen := map[string]bool{}
+	var b strings.Builder
+	b.WriteByte('{')
+	write := func(k string) {
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(m[k])
+		seen[k] = true
+	}
+	for _, k := range order {
+		if _, ok := m[k]; ok {
+			write(k)
+		}
+	}
+	var rest []string
+	for k := range m {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		write(k)
+	}
+	b.WriteByte('}')
+	return []byte(b.String()), nil
+}
+
+func sameAccount(a, b *acmejson.Account) bool {
+	if a == nil || b == nil || a.Registration == nil || b.Registration == nil {
+		return a == b
+	}
+	return a.Registration.URI == b.Registration.URI && string(a.PrivateKey) == string(b.PrivateKey) && a.Email == b.Email
+}
+
+// Interface guards
+var _ caddyevents.Handler = (*stores)(nil)
