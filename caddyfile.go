@@ -32,7 +32,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existingVal any) (any, error) {
 		Config:         opts.Config,
 		ComposeService: opts.ComposeService,
 		EntryPoints:    opts.EntryPoints,
-		Resolvers:   opts.Resolvers,
+		Resolvers:      opts.Resolvers,
 	}
 	return httpcaddyfile.App{
 		Name:  "traefik_acme",

@@ -32,12 +32,12 @@ type Issuer struct {
 	// Resolver names a resolver of the traefik_acme app. Required.
 	Resolver string `json:"resolver,omitempty"`
 
-	acme     *caddytls.ACMEIssuer // built from the resolver; set at Provision
-	stores   *stores              // the app's acme.json files; set at Provision
-	res      *config.ACME         // the effective resolver; set at Provision
-	keys     *keyGenerator        // remembers fresh keys to rebuild CSRs; set at Provision
-	ratio    float64              // renewal window ratio from certificatesDuration; set at Provision
-	logger   *zap.Logger
+	acme   *caddytls.ACMEIssuer // built from the resolver; set at Provision
+	stores *stores              // the app's acme.json files; set at Provision
+	res    *config.ACME         // the effective resolver; set at Provision
+	keys   *keyGenerator        // remembers fresh keys to rebuild CSRs; set at Provision
+	ratio  float64              // renewal window ratio from certificatesDuration; set at Provision
+	logger *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
