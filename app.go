@@ -87,61 +87,76 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // Provision applies Traefik's defaults to every resolver and validates it.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
-
-	a.entryPoints = make(map[string]*config.EntryPoint)
-	a.resolvers = make(map[string]*config.ACME)
-	withStorage := make(map[string]bool) // resolvers whose acme.json is used
-
-	static, err := a.loadStatic()
+	var withStorage map[string]bool
+	var err error
+	a.resolvers, a.entryPoints, withStorage, err = a.effectiveConfig()
 	if err != nil {
 		return err
-	}
-	if static != nil {
-		for name, ep := range static.EntryPoints {
-			a.entryPoints[name] = ep
-		}
-		for name, r := range static.CertificatesResolvers {
-			if r == nil || r.ACME == nil {
-				continue
-			}
-			a.resolvers[name] = r.ACME
-			withStorage[name] = true
-		}
-	}
-
-	for _, name := range sortedKeys(a.EntryPoints) {
-		if _, ok := a.entryPoints[name]; ok {
-			a.logger.Info("inline entry point overrides the traefik configuration", zap.String("entry_point", name))
-		}
-		a.entryPoints[name] = &config.EntryPoint{Address: a.EntryPoints[name]}
-	}
-	for _, name := range sortedKeys(a.Resolvers) {
-		res, err := cloneACME(a.Resolvers[name])
-		if err != nil {
-			return fmt.Errorf("resolver %q: %w", name, err)
-		}
-		if _, ok := a.resolvers[name]; ok {
-			a.logger.Info("inline resolver overrides the traefik configuration", zap.String("resolver", name))
-		}
-		a.resolvers[name] = res
-		// Inline resolvers use an acme.json only when storage is set: Traefik's
-		// default, acme.json in the working directory, means nothing to Caddy.
-		withStorage[name] = res.Storage != ""
-	}
-	for _, name := range sortedKeys(a.resolvers) {
-		for _, w := range a.resolvers[name].SetDefaults(fmt.Sprintf("certificatesResolvers.%s.acme", name)) {
-			a.logger.Warn("resolver configuration", zap.String("resolver", name), zap.String("key", w.Path), zap.String("warning", w.Message))
-		}
 	}
 	if err := a.Validate(); err != nil {
 		return err
 	}
-
 	a.stores, err = provisionStores(ctx, a.resolvers, withStorage, a.logger)
 	if err != nil {
 		return err
 	}
 	return nil
+}
+
+// effectiveConfig merges the Traefik static configuration (Config, or the
+// TRAEFIK_* environment) with the inline entry points and resolvers, which
+// override it by name, and applies Traefik's defaults. withStorage tells
+// which resolvers use their acme.json. It reads files but changes nothing.
+func (a *App) effectiveConfig() (resolvers map[string]*config.ACME, entryPoints map[string]*config.EntryPoint, withStorage map[string]bool, err error) {
+	if a.logger == nil {
+		a.logger = zap.NewNop()
+	}
+	entryPoints = make(map[string]*config.EntryPoint)
+	resolvers = make(map[string]*config.ACME)
+	withStorage = make(map[string]bool)
+
+	static, err := a.loadStatic()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if static != nil {
+		for name, ep := range static.EntryPoints {
+			entryPoints[name] = ep
+		}
+		for name, r := range static.CertificatesResolvers {
+			if r == nil || r.ACME == nil {
+				continue
+			}
+			resolvers[name] = r.ACME
+			withStorage[name] = true
+		}
+	}
+
+	for _, name := range sortedKeys(a.EntryPoints) {
+		if _, ok := entryPoints[name]; ok {
+			a.logger.Info("inline entry point overrides the traefik configuration", zap.String("entry_point", name))
+		}
+		entryPoints[name] = &config.EntryPoint{Address: a.EntryPoints[name]}
+	}
+	for _, name := range sortedKeys(a.Resolvers) {
+		res, err := cloneACME(a.Resolvers[name])
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("resolver %q: %w", name, err)
+		}
+		if _, ok := resolvers[name]; ok {
+			a.logger.Info("inline resolver overrides the traefik configuration", zap.String("resolver", name))
+		}
+		resolvers[name] = res
+		// Inline resolvers use an acme.json only when storage is set: Traefik's
+		// default, acme.json in the working directory, means nothing to Caddy.
+		withStorage[name] = res.Storage != ""
+	}
+	for _, name := range sortedKeys(resolvers) {
+		for _, w := range resolvers[name].SetDefaults(fmt.Sprintf("certificatesResolvers.%s.acme", name)) {
+			a.logger.Warn("resolver configuration", zap.String("resolver", name), zap.String("key", w.Path), zap.String("warning", w.Message))
+		}
+	}
+	return resolvers, entryPoints, withStorage, nil
 }
 
 // loadStatic reads the Traefik static configuration named by Config, or,

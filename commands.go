@@ -615,27 +615,9 @@ func configResolvers(cfgJSON []byte) (map[string]*config.ACME, error) {
 		return nil, fmt.Errorf("decoding traefik_acme: %w", err)
 	}
 	app.logger = zap.NewNop()
-	static, err := app.loadStatic()
+	out, _, _, err := app.effectiveConfig()
 	if err != nil {
 		return nil, err
-	}
-	out := map[string]*config.ACME{}
-	if static != nil {
-		for name, r := range static.CertificatesResolvers {
-			if r != nil && r.ACME != nil {
-				out[name] = r.ACME
-			}
-		}
-	}
-	for name, r := range app.Resolvers {
-		res, err := cloneACME(r)
-		if err != nil {
-			return nil, fmt.Errorf("resolver %q: %w", name, err)
-		}
-		out[name] = res
-	}
-	for _, name := range sortedKeys(out) {
-		out[name].SetDefaults(fmt.Sprintf("certificatesResolvers.%s.acme", name))
 	}
 	return out, nil
 }
