@@ -67,7 +67,21 @@ func newCaddyEnv(t *testing.T, ca *acmetest.CA) *caddyEnv {
 func newLocalCaddyEnv(t *testing.T) *caddyEnv {
 	t.Helper()
 	dir := t.TempDir()
-	var ports [2]int
+	ports := freeLoopbackPorts(t, 2)
+	return &caddyEnv{
+		HTTPPort:  ports[0],
+		HTTPSPort: ports[1],
+		Storage:   filepath.Join(dir, "storage"),
+		Log:       filepath.Join(dir, "caddy.log"),
+		Extra:     map[string]string{},
+	}
+}
+
+// freeLoopbackPorts returns n distinct TCP ports that were free on
+// 127.0.0.1 (released before returning).
+func freeLoopbackPorts(t *testing.T, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
 	for i := range ports {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -76,13 +90,7 @@ func newLocalCaddyEnv(t *testing.T) *caddyEnv {
 		defer ln.Close()
 		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	return &caddyEnv{
-		HTTPPort:  ports[0],
-		HTTPSPort: ports[1],
-		Storage:   filepath.Join(dir, "storage"),
-		Log:       filepath.Join(dir, "caddy.log"),
-		Extra:     map[string]string{},
-	}
+	return ports
 }
 
 // globalPreamble is the part of every test Caddyfile's global options that
