@@ -1,0 +1,254 @@
+// Package bench measures the traefik_acme plugin the way the issue asks for:
+// every scenario runs a real Caddy in this process against the in-process
+// test CA (Pebble, internal/acmetest) on loopback, and checks what it
+// measures (every certificate served and verified, orders counted at the
+// CA) before reporting a number.
+//
+// The scenarios are plain functions so that both `go test -bench` (see
+// bench_test.go) and the driver command cmd/traefik-acme-bench can run them.
+// Caddy is a process-wide singleton: run one scenario at a time.
+//
+// Scenarios:
+//   - [Obtain]: N certificates through HTTP-01 from an empty storage.
+//   - [Start]: Caddy with a generated acme.json of N certificates; time to
+//     the first verified handshake, then sequential full handshakes.
+//   - [Mirror]: the cost of mirroring one obtained certificate into an
+//     acme.json of N certificates (what the cert_obtained handler does).
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/modules/standard" // the http app and the file_system storage
+	"github.com/caddyserver/certmagic"
+
+	_ "github.com/ac075510/caddy-traefik-acme" // the traefik_acme app and issuer
+)
+
+// pollInterval is how often a readiness condition is checked.
+const pollInterval = 20 * time.Millisecond
+
+// Memory is the process's resident set size, read from /proc/self/status.
+// Both fields are 0 where that file does not exist.
+type Memory struct {
+	// PeakRSS is VmHWM: the highest resident set size of the process so far.
+	PeakRSS int64 `json:"peak_rss"`
+	// RSS is VmRSS: the resident set size now.
+	RSS int64 `json:"rss"`
+}
+
+// ReadMemory returns the process's current and peak resident set size in
+// bytes. The peak cannot be reset from inside the process, so a scenario
+// that needs its own peak must run in a fresh process.
+func ReadMemory() Memory {
+	var m Memory
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return m
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "VmHWM":
+			m.PeakRSS = n * 1024
+		case "VmRSS":
+			m.RSS = n * 1024
+		}
+	}
+	return m
+}
+
+// Machine describes the machine the numbers come from: CPU model, logical
+// CPUs, GOMAXPROCS, total memory, OS/arch and Go version.
+func Machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "MemTotal:") {
+				if f := strings.Fields(line); len(f) >= 2 {
+					if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+						mem = fmt.Sprintf(", %.1f GiB RAM", float64(kb)/(1<<20))
+					}
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d logical CPUs (GOMAXPROCS %d)%s, %s/%s, %s",
+		cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0), mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+// WithRateLimit sets certmagic's per-account order limiter to events orders
+// per window for the duration of f and restores it afterwards. certmagic
+// creates a limiter lazily per (CA, account email), reading these package
+// variables at that moment, so the setting applies to every CA first used
+// inside f. events <= 0 keeps certmagic's defaults (10 per 10 s) — the
+// limiter every Caddy user runs with.
+func WithRateLimit(events int, window time.Duration, f func() error) error {
+	oldEvents, oldWindow := certmagic.RateLimitEvents, certmagic.RateLimitEventsWindow
+	defer func() { certmagic.RateLimitEvents, certmagic.RateLimitEventsWindow = oldEvents, oldWindow }()
+	if events > 0 {
+		certmagic.RateLimitEvents, certmagic.RateLimitEventsWindow = events, window
+	} else {
+		certmagic.RateLimitEvents, certmagic.RateLimitEventsWindow = 10, 10*time.Second
+	}
+	return f()
+}
+
+// startCaddy adapts and loads caddyfileText; it returns when caddy.Load
+// returns (Caddy's apps have started).
+func startCaddy(caddyfileText string) error {
+	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfileText), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		return fmt.Errorf("adapting the Caddyfile: %w", err)
+	}
+	if err := caddy.Load(cfgJSON, true); err != nil {
+		return fmt.Errorf("starting caddy: %w", err)
+	}
+	return nil
+}
+
+// stopCaddy stops the in-process Caddy.
+func stopCaddy() error {
+	if err := caddy.Stop(); err != nil {
+		return fmt.Errorf("stopping caddy: %w", err)
+	}
+	return nil
+}
+
+// render executes a Caddyfile template with data.
+func render(tmpl string, data any) (string, error) {
+	t, err := template.New("caddyfile").Parse(tmpl)
+	if err != nil {
+		return "", fmt.Errorf("parsing the Caddyfile template: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return "", fmt.Errorf("rendering the Caddyfile template: %w", err)
+	}
+	return buf.String(), nil
+}
+
+// handshake makes one full TLS handshake (no session resumption) with the
+// server at addr for name and verifies the chain against roots.
+func handshake(ctx context.Context, addr, name string, roots *x509.CertPool) (*x509.Certificate, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	d := tls.Dialer{Config: &tls.Config{ServerName: name, RootCAs: roots, MinVersion: tls.VersionTLS12}}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return conn.(*tls.Conn).ConnectionState().PeerCertificates[0], nil
+}
+
+// waitServed polls handshakes for every name concurrently until each one
+// verifies against roots, or ctx ends. It returns the time at which the
+// first and the last name were first served.
+func waitServed(ctx context.Context, addr string, names []string, roots *x509.CertPool) (first, last time.Time, err error) {
+	var (
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		errs   []error
+		sem    = make(chan struct{}, 16)
+		record = func(t time.Time) {
+			mu.Lock()
+			defer mu.Unlock()
+			if first.IsZero() || t.Before(first) {
+				first = t
+			}
+			if t.After(last) {
+				last = t
+			}
+		}
+	)
+	for _, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lastErr error
+			for {
+				sem <- struct{}{}
+				_, err := handshake(ctx, addr, name, roots)
+				<-sem
+				if err == nil {
+					record(time.Now())
+					return
+				}
+				lastErr = err
+				select {
+				case <-ctx.Done():
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("%s not served: %w", name, lastErr))
+					mu.Unlock()
+					return
+				case <-time.After(pollInterval):
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return first, last, fmt.Errorf("waiting for certificates (%d of %d missing): %w", len(errs), len(names), errs[0])
+	}
+	return first, last, nil
+}
+
+// freePort returns a TCP port that was free on 127.0.0.1.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("reserving a loopback port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// logTail returns the last n lines of the file at path, for error reports.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

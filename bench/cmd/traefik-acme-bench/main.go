@@ -1,0 +1,288 @@
+// Command traefik-acme-bench runs the performance scenarios of package
+// bench against the in-process test CA on loopback and prints a markdown
+// table with the machine description:
+//
+//	go run ./bench/cmd/traefik-acme-bench                  # everything (~4 min on 2 cores)
+//	go run ./bench/cmd/traefik-acme-bench -only start,mirror
+//
+// Each scenario runs in its own child process (this program re-executed
+// with -child), so that the peak RSS reported (VmHWM from
+// /proc/self/status, which cannot be reset) belongs to that scenario alone.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ac075510/caddy-traefik-acme/bench"
+)
+
+// scenario is one row of the table.
+type scenario struct {
+	id   string
+	desc string
+}
+
+var scenarios = []scenario{
+	{"obtain-ec256", "obtain N certificates, HTTP-01, EC256, limiter raised to 1000/10s"},
+	{"obtain-rsa4096", "obtain N certificates, HTTP-01, RSA4096, limiter raised to 1000/10s"},
+	{"obtain-ec256-default", "obtain N certificates, HTTP-01, EC256, certmagic's default limiter (10/10s)"},
+	{"start-first", "start with an M-certificate acme.json, empty storage (import)"},
+	{"start-second", "start again on the imported storage"},
+	{"mirror", "mirror one certificate into an M-certificate acme.json"},
+}
+
+// childResult is what a child prints on stdout.
+type childResult struct {
+	Obtain *bench.ObtainResult `json:"obtain,omitempty"`
+	Start  *bench.StartResult  `json:"start,omitempty"`
+	Mirror *bench.MirrorResult `json:"mirror,omitempty"`
+	Memory bench.Memory        `json:"memory"`
+	Error  string              `json:"error,omitempty"`
+}
+
+type flags struct {
+	child      string
+	dir        string
+	names      int
+	certs      int
+	handshakes int
+	mirrors    int
+	only       string
+}
+
+func main() {
+	var f flags
+	flag.StringVar(&f.child, "child", "", "run one scenario and print its result as JSON (used internally)")
+	flag.StringVar(&f.dir, "dir", "", "working directory (default: a new temporary directory, removed at the end)")
+	flag.IntVar(&f.names, "names", 100, "N: certificates to obtain")
+	flag.IntVar(&f.certs, "certs", 5000, "M: certificates in the generated acme.json")
+	flag.IntVar(&f.handshakes, "handshakes", 1000, "sequential full handshakes timed after each start")
+	flag.IntVar(&f.mirrors, "mirrors", 50, "certificates mirrored in the mirror scenario")
+	flag.StringVar(&f.only, "only", "", "comma-separated scenario ids (obtain-ec256, obtain-rsa4096, obtain-ec256-default, start-first, start-second, mirror) or groups (obtain, start, mirror)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if f.child != "" {
+		os.Exit(runChild(ctx, f))
+	}
+	if err := runParent(ctx, os.Stdout, f); err != nil {
+		fmt.Fprintln(os.Stderr, "traefik-acme-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func runChild(ctx context.Context, f flags) int {
+	var res childResult
+	tb := &programTB{dir: f.dir}
+	err := func() (err error) {
+		defer tb.cleanup()
+		defer func() {
+			if r := recover(); r != nil {
+				if ft, ok := r.(fatal); ok {
+					err = errors.New(string(ft))
+					return
+				}
+				panic(r)
+			}
+		}()
+		switch f.child {
+		case "obtain-ec256", "obtain-rsa4096", "obtain-ec256-default":
+			opts := bench.ObtainOptions{Names: f.names, KeyType: "EC256", RateLimit: 1000}
+			if f.child == "obtain-rsa4096" {
+				opts.KeyType = "RSA4096"
+			}
+			if f.child == "obtain-ec256-default" {
+				opts.RateLimit = 0
+			}
+			r, err := bench.Obtain(ctx, tb, opts)
+			res.Obtain = &r
+			return err
+		case "start-first", "start-second":
+			r, err := bench.Start(ctx, bench.StartOptions{Dir: f.dir, Certificates: f.certs, Handshakes: f.handshakes})
+			res.Start = &r
+			return err
+		case "mirror":
+			r, err := bench.Mirror(f.dir, f.certs, f.mirrors)
+			res.Mirror = &r
+			return err
+		}
+		return fmt.Errorf("unknown scenario %q", f.child)
+	}()
+	res.Memory = bench.ReadMemory()
+	if err != nil {
+		res.Error = err.Error()
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
+		fmt.Fprintln(os.Stderr, "encoding the result:", err)
+		return 1
+	}
+	if res.Error != "" {
+		return 1
+	}
+	return 0
+}
+
+func selected(id, only string) bool {
+	if only == "" {
+		return true
+	}
+	for _, o := range strings.Split(only, ",") {
+		o = strings.TrimSpace(o)
+		if id == o || (o != "" && !strings.Contains(o, "-") && strings.HasPrefix(id, o+"-")) {
+			return true
+		}
+	}
+	return false
+}
+
+func runParent(ctx context.Context, out io.Writer, f flags) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this program: %w", err)
+	}
+	root := f.dir
+	if root == "" {
+		if root, err = os.MkdirTemp("", "traefik-acme-bench-"); err != nil {
+			return fmt.Errorf("creating a working directory: %w", err)
+		}
+		defer os.RemoveAll(root)
+	}
+	startDir := filepath.Join(root, "start")
+	type row struct {
+		s   scenario
+		res childResult
+		d   time.Duration
+	}
+	var rows []row
+	var failed []string
+	for _, s := range scenarios {
+		if !selected(s.id, f.only) {
+			continue
+		}
+		dir := filepath.Join(root, s.id)
+		if strings.HasPrefix(s.id, "start-") {
+			dir = startDir
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+		fmt.Fprintf(os.Stderr, "running %s ...\n", s.id)
+		args := []string{"-child", s.id, "-dir", dir,
+			"-names", fmt.Sprint(f.names), "-certs", fmt.Sprint(f.certs),
+			"-handshakes", fmt.Sprint(f.handshakes), "-mirrors", fmt.Sprint(f.mirrors)}
+		var stdout bytes.Buffer
+		cmd := exec.CommandContext(ctx, self, args...)
+		cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
+		t0 := time.Now()
+		runErr := cmd.Run()
+		var res childResult
+		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+			return fmt.Errorf("scenario %s: no result (%v): %w", s.id, runErr, err)
+		}
+		if res.Error != "" {
+			failed = append(failed, fmt.Sprintf("%s: %s", s.id, res.Error))
+		}
+		rows = append(rows, row{s: s, res: res, d: time.Since(t0)})
+	}
+
+	fmt.Fprintf(out, "Machine: %s\n\n", bench.Machine())
+	fmt.Fprintf(out, "N = %d certificates obtained, M = %d certificates in acme.json, %d handshakes per start, %d mirrors.\n\n", f.names, f.certs, f.handshakes, f.mirrors)
+	fmt.Fprintln(out, "| scenario | result | orders at the CA | peak RSS | steady RSS |")
+	fmt.Fprintln(out, "|---|---|---|---|---|")
+	for _, r := range rows {
+		result, orders, steady := "", "", ""
+		switch {
+		case r.res.Error != "":
+			result = "FAILED (see below)"
+		case r.res.Obtain != nil:
+			o := r.res.Obtain
+			result = fmt.Sprintf("%s for %d certificates (first served after %s)", secs(o.Wall), o.Names, secs(o.FirstServed))
+			orders = fmt.Sprintf("%d (%d accounts), each name once", o.Orders, o.NewAccounts)
+		case r.res.Start != nil:
+			st := r.res.Start
+			result = fmt.Sprintf("first good handshake %s, all %d names served %s; %d handshakes p50 %s, p99 %s",
+				secs(st.FirstHandshake), st.Certificates, secs(st.AllServed), st.Handshakes, ms(st.HandshakeP50), ms(st.HandshakeP99))
+			orders = "none possible (CA unreachable)"
+			steady = mib(st.Steady.RSS)
+		case r.res.Mirror != nil:
+			m := r.res.Mirror
+			result = fmt.Sprintf("%s per certificate (%d mirrors, file %.1f MiB)", ms(m.PerCertificate), m.Mirrors, float64(m.FileBytes)/(1<<20))
+		}
+		fmt.Fprintf(out, "| %s | %s | %s | %s | %s |\n", r.s.desc, result, orders, mib(r.res.Memory.PeakRSS), steady)
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(out, "\nFailures:\n")
+		for _, f := range failed {
+			fmt.Fprintf(out, "- %s\n", f)
+		}
+		return fmt.Errorf("%d scenario(s) failed", len(failed))
+	}
+	return nil
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+func ms(d time.Duration) string   { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+func mib(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+}
+
+// programTB lets the test CA harness run in a program: a failure aborts the
+// scenario with an error, cleanups run when it ends.
+type programTB struct {
+	dir      string
+	n        int
+	cleanups []func()
+	failed   bool
+}
+
+type fatal string
+
+func (p *programTB) Helper()          {}
+func (p *programTB) Cleanup(f func()) { p.cleanups = append(p.cleanups, f) }
+func (p *programTB) Failed() bool     { return p.failed }
+
+func (p *programTB) Fatal(args ...any) {
+	p.failed = true
+	panic(fatal(fmt.Sprint(args...)))
+}
+
+func (p *programTB) Fatalf(format string, args ...any) {
+	p.failed = true
+	panic(fatal(fmt.Sprintf(format, args...)))
+}
+
+func (p *programTB) Logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}
+
+func (p *programTB) TempDir() string {
+	p.n++
+	d := filepath.Join(p.dir, fmt.Sprintf("tmp-%d", p.n))
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		p.Fatalf("creating %s: %v", d, err)
+	}
+	return d
+}
+
+func (p *programTB) cleanup() {
+	for i := len(p.cleanups) - 1; i >= 0; i-- {
+		p.cleanups[i]()
+	}
+}

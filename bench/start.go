@@ -1,0 +1,310 @@
+package bench
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
+)
+
+// StartResolver is the resolver name the generated acme.json uses.
+const StartResolver = "le"
+
+// deadCA is the ACME directory the start scenario's resolver points at:
+// nothing listens there, so any order Caddy tried to place would fail and
+// its certificate would never be served. Every certificate must therefore
+// come from the imported acme.json.
+const deadCA = "https://127.0.0.1:9/dir"
+
+// StartNames returns the n names of a generated acme.json.
+func StartNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("host%04d.start.test", i)
+	}
+	return names
+}
+
+// GenerateAcmeJSON writes, in dir, an acme.json whose resolver
+// [StartResolver] holds n certificates (one name each, from [StartNames]),
+// valid from an hour ago for 60 days, and root.pem, the root that signed
+// them. The leaves share four ECDSA P-256 keys so that generation costs one
+// signature per certificate; what is measured (parsing, import, serving) is
+// the same as with n distinct keys. The file has no account: Traefik writes
+// null before its first registration.
+func GenerateAcmeJSON(dir string, n int) error {
+	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("generating the root key: %w", err)
+	}
+	now := time.Now()
+	rootTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "traefik-acme bench root"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(365 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
+	if err != nil {
+		return fmt.Errorf("creating the root: %w", err)
+	}
+	root, err := x509.ParseCertificate(rootDER)
+	if err != nil {
+		return fmt.Errorf("parsing the root: %w", err)
+	}
+	var keys []*ecdsa.PrivateKey
+	var keyPEMs [][]byte
+	for range 4 {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return fmt.Errorf("generating a leaf key: %w", err)
+		}
+		der, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			return fmt.Errorf("encoding a leaf key: %w", err)
+		}
+		keys = append(keys, k)
+		keyPEMs = append(keyPEMs, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
+	}
+	res := &acmejson.Resolver{Certificates: make([]*acmejson.Certificate, 0, n)}
+	for i, name := range StartNames(n) {
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(int64(i) + 2),
+			Subject:      pkix.Name{CommonName: name},
+			DNSNames:     []string{name},
+			NotBefore:    now.Add(-time.Hour),
+			NotAfter:     now.Add(60 * 24 * time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}
+		k := keys[i%len(keys)]
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, root, &k.PublicKey, rootKey)
+		if err != nil {
+			return fmt.Errorf("creating the certificate for %s: %w", name, err)
+		}
+		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		res.Certificates = append(res.Certificates, &acmejson.Certificate{
+			Domain:      acmejson.Domain{Main: name},
+			Certificate: certPEM,
+			Key:         keyPEMs[i%len(keys)],
+			Store:       acmejson.DefaultStore,
+		})
+	}
+	if err := acmejson.Save(filepath.Join(dir, "acme.json"), acmejson.File{StartResolver: res}); err != nil {
+		return fmt.Errorf("writing acme.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "root.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER}), 0o644); err != nil {
+		return fmt.Errorf("writing root.pem: %w", err)
+	}
+	return nil
+}
+
+// StartOptions configures [Start].
+type StartOptions struct {
+	// Dir holds acme.json, root.pem, Caddy's storage and log. [Start]
+	// generates acme.json there when it is missing; a second Start on the
+	// same Dir finds everything imported already.
+	Dir string
+	// Certificates is the number of certificates to generate.
+	Certificates int
+	// Handshakes is how many sequential full handshakes to time once Caddy
+	// serves (0: none).
+	Handshakes int
+	// Timeout bounds the run; 0 means 5 minutes.
+	Timeout time.Duration
+}
+
+// StartResult is what [Start] measured.
+type StartResult struct {
+	// Certificates is the number of certificates in acme.json.
+	Certificates int `json:"certificates"`
+	// Imported reports whether Caddy's storage was empty at start, so that
+	// this start imported acme.json.
+	Imported bool `json:"imported"`
+	// FirstHandshake is from starting Caddy (import and loading included)
+	// to the first verified handshake, for the last name of the file.
+	FirstHandshake time.Duration `json:"first_handshake"`
+	// AllServed is from starting Caddy to every name being served (checked
+	// by one verified handshake per name after the first one succeeded).
+	AllServed time.Duration `json:"all_served"`
+	// HandshakeP50 and HandshakeP99 are percentiles of sequential full TLS
+	// handshakes (TCP connect included, chain verified), over names spread
+	// over the whole file.
+	HandshakeP50 time.Duration `json:"handshake_p50"`
+	HandshakeP99 time.Duration `json:"handshake_p99"`
+	// Handshakes is the number of timed handshakes.
+	Handshakes int `json:"handshakes"`
+	// PeakAfterStart is the memory right after the first handshake: the
+	// peak of the start.
+	PeakAfterStart Memory `json:"peak_after_start"`
+	// Steady is the memory after every name was served and the handshakes
+	// ran.
+	Steady Memory `json:"steady"`
+}
+
+const startCaddyfile = `{
+	admin off
+	skip_install_trust
+	storage file_system {{.Storage}}
+	http_port {{.HTTPPort}}
+	https_port {{.HTTPSPort}}
+	default_bind 127.0.0.1
+	log {
+		output file {{.Log}}
+		format json
+		level WARN
+	}
+	traefik_acme {
+		resolver le {
+			email bench@example.test
+			ca_server {{.Dir}}
+			storage {{.AcmeJSON}}
+			key_type EC256
+			tls_challenge
+		}
+	}
+}
+{{.Sites}} {
+	tls {
+		issuer traefik le
+	}
+	respond "ok"
+}
+`
+
+// Start runs Caddy with a resolver whose acme.json holds
+// opts.Certificates certificates (generated on the first run in opts.Dir)
+// and every name in one site block, so that Caddy manages them all. It
+// measures the time to the first verified handshake, checks every name is
+// then served, and times opts.Handshakes sequential full handshakes. The
+// resolver's CA is unreachable, so nothing can be ordered. Caddy is stopped
+// before Start returns.
+func Start(ctx context.Context, opts StartOptions) (StartResult, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	res := StartResult{Certificates: opts.Certificates}
+	acmeFile := filepath.Join(opts.Dir, "acme.json")
+	if _, err := os.Stat(acmeFile); errors.Is(err, fs.ErrNotExist) {
+		if err := GenerateAcmeJSON(opts.Dir, opts.Certificates); err != nil {
+			return res, err
+		}
+	}
+	rootPEM, err := os.ReadFile(filepath.Join(opts.Dir, "root.pem"))
+	if err != nil {
+		return res, fmt.Errorf("reading root.pem: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(rootPEM) {
+		return res, errors.New("root.pem holds no certificate")
+	}
+	storage := filepath.Join(opts.Dir, "storage")
+	if _, err := os.Stat(storage); errors.Is(err, fs.ErrNotExist) {
+		res.Imported = true
+	}
+	httpPort, err := freePort()
+	if err != nil {
+		return res, err
+	}
+	httpsPort, err := freePort()
+	if err != nil {
+		return res, err
+	}
+	names := StartNames(opts.Certificates)
+	logFile := filepath.Join(opts.Dir, "caddy.log")
+	text, err := render(startCaddyfile, map[string]any{
+		"Storage":   storage,
+		"Log":       logFile,
+		"HTTPPort":  httpPort,
+		"HTTPSPort": httpsPort,
+		"Dir":       deadCA,
+		"AcmeJSON":  acmeFile,
+		"Sites":     strings.Join(names, ", "),
+	})
+	if err != nil {
+		return res, err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort))
+
+	start := time.Now()
+	if err := startCaddy(text); err != nil {
+		return res, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = stopCaddy()
+		}
+	}()
+	fail := func(err error) (StartResult, error) {
+		return res, fmt.Errorf("%w\ncaddy log (tail):\n%s", err, logTail(logFile, 20))
+	}
+	if _, _, err := waitServed(ctx, addr, names[len(names)-1:], roots); err != nil {
+		return fail(err)
+	}
+	res.FirstHandshake = time.Since(start)
+	res.PeakAfterStart = ReadMemory()
+	if _, _, err := waitServed(ctx, addr, names, roots); err != nil {
+		return fail(err)
+	}
+	res.AllServed = time.Since(start)
+
+	if opts.Handshakes > 0 {
+		r := mrand.New(mrand.NewPCG(1, 2))
+		durs := make([]time.Duration, 0, opts.Handshakes)
+		for range opts.Handshakes {
+			name := names[r.IntN(len(names))]
+			t0 := time.Now()
+			leaf, err := handshake(ctx, addr, name, roots)
+			d := time.Since(t0)
+			if err != nil {
+				return fail(fmt.Errorf("handshake for %s: %w", name, err))
+			}
+			if leaf.Subject.CommonName != name {
+				return fail(fmt.Errorf("handshake for %s: served the certificate of %s", name, leaf.Subject.CommonName))
+			}
+			durs = append(durs, d)
+		}
+		slices.Sort(durs)
+		res.Handshakes = len(durs)
+		res.HandshakeP50 = percentile(durs, 50)
+		res.HandshakeP99 = percentile(durs, 99)
+	}
+	res.Steady = ReadMemory()
+	stopped = true
+	if err := stopCaddy(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// percentile returns the p-th percentile (nearest rank) of sorted.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (p*len(sorted)+99)/100 - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
