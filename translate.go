@@ -30,6 +30,13 @@ import (
 	"github.com/ac075510/caddy-traefik-acme/compat/config"
 )
 
+// minPollTimeout is the shortest wait for an order the issuer accepts.
+// lego's certificateTimeout (Traefik's default 30 s) bounds only the wait
+// after finalizing; certmagic's timeout also covers the wait for challenge
+// validation, and under load 30 s abandons orders that then get ordered
+// again. This is acmez's default, which plain Caddy uses.
+const minPollTimeout = 5 * time.Minute
+
 // lookupEnv reads the process environment. Tests replace it.
 var lookupEnv = os.LookupEnv
 
@@ -41,7 +48,7 @@ func buildACMEIssuer(ctx caddy.Context, name string, res *config.ACME, eps map[s
 		CA:          res.CAServer,
 		Email:       res.Email,
 		Profile:     res.Profile,
-		ACMETimeout: caddy.Duration(res.CertificateTimeout),
+		ACMETimeout: caddy.Duration(max(time.Duration(res.CertificateTimeout), minPollTimeout)),
 		Challenges:  &caddytls.ChallengesConfig{},
 	}
 	if res.EAB != nil && res.EAB.KID != "" {
