@@ -262,7 +262,7 @@ func (in *instance) start(t *testing.T, bin string) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	cmd := exec.Command(bin, "run", "--config", in.caddyfile, "--adapter", "caddyfile")
-	cmd.Env = in.env
+	cmd.Env = append(in.env, "GOTRACEBACK=all")
 	out, err := os.OpenFile(in.log+".stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -281,16 +281,16 @@ func (in *instance) start(t *testing.T, bin string) {
 	in.cmd, in.done = cmd, done
 }
 
-// quit sends SIGQUIT to the instance's process, if running, so that the Go
-// runtime writes every goroutine's stack to its stderr, and waits (at most
-// 5 s) for it to exit.
+// quit sends SIGABRT to the instance's process, if running, so that the Go
+// runtime writes every goroutine's stack to its stderr (Caddy traps
+// SIGQUIT and exits quietly), and waits (at most 5 s) for it to exit.
 func (in *instance) quit() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.cmd == nil {
 		return
 	}
-	_ = in.cmd.Process.Signal(syscall.SIGQUIT)
+	_ = in.cmd.Process.Signal(syscall.SIGABRT)
 	select {
 	case <-in.done:
 	case <-time.After(5 * time.Second):
