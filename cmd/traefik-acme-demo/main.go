@@ -17,7 +17,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -118,19 +117,13 @@ func run(ctx context.Context, out io.Writer, dir string, once bool) (err error) 
 			return err
 		}
 	}
-	tb := &programTB{dir: dir}
-	defer tb.cleanup()
-	defer func() {
-		if r := recover(); r != nil {
-			if f, ok := r.(fatal); ok {
-				err = errors.New(string(f))
-				return
-			}
-			panic(r)
-		}
-	}()
+	prog := acmetest.NewProgram(dir)
+	return prog.Run(func() error { return demo(ctx, prog, out, dir, once) })
+}
 
-	ca := acmetest.Start(tb)
+// demo is run's body; prog hosts the embedded CA and ends it when run returns.
+func demo(ctx context.Context, prog *acmetest.Program, out io.Writer, dir string, once bool) error {
+	ca := acmetest.Start(prog)
 	rootFile := filepath.Join(dir, "pebble-root.pem")
 	if err := os.WriteFile(rootFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Roots()[0].Raw}), 0o644); err != nil {
 		return err
@@ -211,43 +204,4 @@ func keyDesc(c *x509.Certificate) string {
 		return "RSA"
 	}
 	return c.PublicKeyAlgorithm.String()
-}
-
-// programTB lets the test CA harness run in a program: failures abort run
-// with an error, cleanups run when run returns.
-type programTB struct {
-	dir      string
-	n        int
-	cleanups []func()
-	failed   bool
-}
-
-type fatal string
-
-func (p *programTB) Helper()          {}
-func (p *programTB) Cleanup(f func()) { p.cleanups = append(p.cleanups, f) }
-func (p *programTB) Failed() bool     { return p.failed }
-func (p *programTB) Fatal(args ...any) {
-	p.failed = true
-	panic(fatal(fmt.Sprint(args...)))
-}
-
-func (p *programTB) Fatalf(format string, args ...any) {
-	p.failed = true
-	panic(fatal(fmt.Sprintf(format, args...)))
-}
-func (p *programTB) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-func (p *programTB) TempDir() string {
-	p.n++
-	d := filepath.Join(p.dir, fmt.Sprintf("ca-%d", p.n))
-	if err := os.MkdirAll(d, 0o700); err != nil {
-		p.Fatalf("creating %s: %v", d, err)
-	}
-	return d
-}
-
-func (p *programTB) cleanup() {
-	for i := len(p.cleanups) - 1; i >= 0; i-- {
-		p.cleanups[i]()
-	}
 }

@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +26,7 @@ import (
 	"time"
 
 	"github.com/ac075510/caddy-traefik-acme/bench"
+	"github.com/ac075510/caddy-traefik-acme/internal/acmetest"
 )
 
 // scenario is one row of the table.
@@ -87,18 +87,8 @@ func main() {
 
 func runChild(ctx context.Context, f flags) int {
 	var res childResult
-	tb := &programTB{dir: f.dir}
-	err := func() (err error) {
-		defer tb.cleanup()
-		defer func() {
-			if r := recover(); r != nil {
-				if ft, ok := r.(fatal); ok {
-					err = errors.New(string(ft))
-					return
-				}
-				panic(r)
-			}
-		}()
+	tb := acmetest.NewProgram(f.dir)
+	err := tb.Run(func() error {
 		switch f.child {
 		case "obtain-ec256", "obtain-rsa4096", "obtain-ec256-default":
 			opts := bench.ObtainOptions{Names: f.names, KeyType: "EC256", RateLimit: 1000}
@@ -121,7 +111,7 @@ func runChild(ctx context.Context, f flags) int {
 			return err
 		}
 		return fmt.Errorf("unknown scenario %q", f.child)
-	}()
+	})
 	res.Memory = bench.ReadMemory()
 	if err != nil {
 		res.Error = err.Error()
@@ -241,48 +231,4 @@ func mib(n int64) string {
 		return ""
 	}
 	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
-}
-
-// programTB lets the test CA harness run in a program: a failure aborts the
-// scenario with an error, cleanups run when it ends.
-type programTB struct {
-	dir      string
-	n        int
-	cleanups []func()
-	failed   bool
-}
-
-type fatal string
-
-func (p *programTB) Helper()          {}
-func (p *programTB) Cleanup(f func()) { p.cleanups = append(p.cleanups, f) }
-func (p *programTB) Failed() bool     { return p.failed }
-
-func (p *programTB) Fatal(args ...any) {
-	p.failed = true
-	panic(fatal(fmt.Sprint(args...)))
-}
-
-func (p *programTB) Fatalf(format string, args ...any) {
-	p.failed = true
-	panic(fatal(fmt.Sprintf(format, args...)))
-}
-
-func (p *programTB) Logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, format+"\n", args...)
-}
-
-func (p *programTB) TempDir() string {
-	p.n++
-	d := filepath.Join(p.dir, fmt.Sprintf("tmp-%d", p.n))
-	if err := os.MkdirAll(d, 0o700); err != nil {
-		p.Fatalf("creating %s: %v", d, err)
-	}
-	return d
-}
-
-func (p *programTB) cleanup() {
-	for i := len(p.cleanups) - 1; i >= 0; i-- {
-		p.cleanups[i]()
-	}
 }
