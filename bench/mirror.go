@@ -25,11 +25,12 @@ type MirrorResult struct {
 // Mirror generates an acme.json of certificates entries in dir and then
 // mirrors mirrors new certificates into it one at a time, exactly as the
 // plugin's cert_obtained handler does: acmejson.Update (lock, load, modify,
-// atomic write with a backup) with Ensure and Upsert. It checks that every
+// atomic write with a backup) with Ensure and Upsert. leafKey is the key
+// type of the generated entries (see [GenerateAcmeJSON]). It checks that every
 // mirrored name is in the file at the end.
-func Mirror(dir string, certificates, mirrors int) (MirrorResult, error) {
+func Mirror(dir string, certificates, mirrors int, leafKey string) (MirrorResult, error) {
 	res := MirrorResult{Certificates: certificates, Mirrors: mirrors}
-	if err := GenerateAcmeJSON(dir, certificates); err != nil {
+	if err := GenerateAcmeJSON(dir, certificates, leafKey); err != nil {
 		return res, err
 	}
 	path := filepath.Join(dir, "acme.json")

@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -45,11 +47,13 @@ func StartNames(n int) []string {
 // GenerateAcmeJSON writes, in dir, an acme.json whose resolver
 // [StartResolver] holds n certificates (one name each, from [StartNames]),
 // valid from an hour ago for 60 days, and root.pem, the root that signed
-// them. The leaves share four ECDSA P-256 keys so that generation costs one
+// them. keyType is the leaves' key type, "RSA4096" (Traefik's default) or
+// "EC256". The leaves share four keys so that generation costs one
 // signature per certificate; what is measured (parsing, import, serving) is
-// the same as with n distinct keys. The file has no account: Traefik writes
-// null before its first registration.
-func GenerateAcmeJSON(dir string, n int) error {
+// the same as with n distinct keys, since every entry carries its own copy
+// of its key. The file has no account: Traefik writes null before its first
+// registration.
+func GenerateAcmeJSON(dir string, n int, keyType string) error {
 	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return fmt.Errorf("generating the root key: %w", err)
@@ -72,19 +76,15 @@ func GenerateAcmeJSON(dir string, n int) error {
 	if err != nil {
 		return fmt.Errorf("parsing the root: %w", err)
 	}
-	var keys []*ecdsa.PrivateKey
+	var keys []crypto.Signer
 	var keyPEMs [][]byte
 	for range 4 {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		k, keyPEM, err := leafKey(keyType)
 		if err != nil {
-			return fmt.Errorf("generating a leaf key: %w", err)
-		}
-		der, err := x509.MarshalECPrivateKey(k)
-		if err != nil {
-			return fmt.Errorf("encoding a leaf key: %w", err)
+			return err
 		}
 		keys = append(keys, k)
-		keyPEMs = append(keyPEMs, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
+		keyPEMs = append(keyPEMs, keyPEM)
 	}
 	res := &acmejson.Resolver{Certificates: make([]*acmejson.Certificate, 0, n)}
 	for i, name := range StartNames(n) {
@@ -98,7 +98,7 @@ func GenerateAcmeJSON(dir string, n int) error {
 			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		}
 		k := keys[i%len(keys)]
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, root, &k.PublicKey, rootKey)
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, root, k.Public(), rootKey)
 		if err != nil {
 			return fmt.Errorf("creating the certificate for %s: %w", name, err)
 		}
@@ -119,6 +119,30 @@ func GenerateAcmeJSON(dir string, n int) error {
 	return nil
 }
 
+// leafKey generates a key of keyType and its PEM encoding as Traefik writes
+// it in acme.json (PKCS#1 "RSA PRIVATE KEY" or SEC 1 "EC PRIVATE KEY").
+func leafKey(keyType string) (crypto.Signer, []byte, error) {
+	switch keyType {
+	case "RSA4096", "":
+		k, err := rsa.GenerateKey(rand.Reader, 4096)
+		if err != nil {
+			return nil, nil, fmt.Errorf("generating a leaf key: %w", err)
+		}
+		return k, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}), nil
+	case "EC256":
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, nil, fmt.Errorf("generating a leaf key: %w", err)
+		}
+		der, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encoding a leaf key: %w", err)
+		}
+		return k, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
+	}
+	return nil, nil, fmt.Errorf("unsupported leaf key type %q (want RSA4096 or EC256)", keyType)
+}
+
 // StartOptions configures [Start].
 type StartOptions struct {
 	// Dir holds acme.json, root.pem, Caddy's storage and log. [Start]
@@ -127,6 +151,14 @@ type StartOptions struct {
 	Dir string
 	// Certificates is the number of certificates to generate.
 	Certificates int
+	// LeafKey is the generated leaves' key type: "RSA4096" (Traefik's
+	// default, and the default here) or "EC256".
+	LeafKey string
+	// Plain runs plain Caddy instead, without this module: its ACME issuer
+	// points at the same CA, so it serves what an earlier Start imported
+	// into the same Dir (Start fails when nothing was imported). This is the
+	// baseline the module is compared with.
+	Plain bool
 	// Handshakes is how many sequential full handshakes to time once Caddy
 	// serves (0: none).
 	Handshakes int
@@ -138,6 +170,8 @@ type StartOptions struct {
 type StartResult struct {
 	// Certificates is the number of certificates in acme.json.
 	Certificates int `json:"certificates"`
+	// Plain reports a run of plain Caddy (see [StartOptions.Plain]).
+	Plain bool `json:"plain,omitempty"`
 	// Imported reports whether Caddy's storage was empty at start, so that
 	// this start imported acme.json.
 	Imported bool `json:"imported"`
@@ -192,6 +226,33 @@ const startCaddyfile = `{
 }
 `
 
+// plainCaddyfile is startCaddyfile without this module: Caddy's own ACME
+// issuer for the same CA, whose storage keys are those the import wrote.
+const plainCaddyfile = `{
+	admin off
+	skip_install_trust
+	storage file_system {{.Storage}}
+	http_port {{.HTTPPort}}
+	https_port {{.HTTPSPort}}
+	default_bind 127.0.0.1
+	log {
+		output file {{.Log}}
+		format json
+		level WARN
+	}
+}
+{{.Sites}} {
+	tls {
+		issuer acme {
+			dir {{.Dir}}
+			email bench@example.test
+			disable_http_challenge
+		}
+	}
+	respond "ok"
+}
+`
+
 // Start runs Caddy with a resolver whose acme.json holds
 // opts.Certificates certificates (generated on the first run in opts.Dir)
 // and every name in one site block, so that Caddy manages them all. It
@@ -205,10 +266,13 @@ func Start(ctx context.Context, opts StartOptions) (StartResult, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	res := StartResult{Certificates: opts.Certificates}
+	res := StartResult{Certificates: opts.Certificates, Plain: opts.Plain}
 	acmeFile := filepath.Join(opts.Dir, "acme.json")
 	if _, err := os.Stat(acmeFile); errors.Is(err, fs.ErrNotExist) {
-		if err := GenerateAcmeJSON(opts.Dir, opts.Certificates); err != nil {
+		if opts.Plain {
+			return res, errors.New("plain Caddy needs the storage of an earlier Start in the same directory")
+		}
+		if err := GenerateAcmeJSON(opts.Dir, opts.Certificates, opts.LeafKey); err != nil {
 			return res, err
 		}
 	}
@@ -222,6 +286,9 @@ func Start(ctx context.Context, opts StartOptions) (StartResult, error) {
 	}
 	storage := filepath.Join(opts.Dir, "storage")
 	if _, err := os.Stat(storage); errors.Is(err, fs.ErrNotExist) {
+		if opts.Plain {
+			return res, errors.New("plain Caddy needs the storage of an earlier Start in the same directory")
+		}
 		res.Imported = true
 	}
 	httpPort, err := freePort()
@@ -234,7 +301,11 @@ func Start(ctx context.Context, opts StartOptions) (StartResult, error) {
 	}
 	names := StartNames(opts.Certificates)
 	logFile := filepath.Join(opts.Dir, "caddy.log")
-	text, err := render(startCaddyfile, map[string]any{
+	tmpl := startCaddyfile
+	if opts.Plain {
+		tmpl = plainCaddyfile
+	}
+	text, err := render(tmpl, map[string]any{
 		"Storage":   storage,
 		"Log":       logFile,
 		"HTTPPort":  httpPort,

@@ -284,7 +284,10 @@ func Import(ctx context.Context, storage certmagic.Storage, res *acmejson.Resolv
 // or the candidate and the names that were left out.
 func decodeEntry(index int, c *acmejson.Certificate, issuerData json.RawMessage) (*candidate, []Skipped) {
 	requested := acmejson.NormalizeNames(c.Names())
-	p, err := c.Parse()
+	// The key is only copied into storage (certmagic parses it when it
+	// loads the certificate): check it belongs to the leaf without paying
+	// for RSA's precomputation twice per start.
+	p, err := c.ParseWithoutKey()
 	if err != nil {
 		return nil, []Skipped{{Names: requested, Reason: fmt.Sprintf("entry %d: %v", index, err)}}
 	}
@@ -389,9 +392,21 @@ func runJobs(ctx context.Context, storage certmagic.Storage, issuerKey string, j
 }
 
 // importName writes the three certmagic files of one name under its lock.
+//
+// A name whose storage already holds the same certificate with its key and
+// metadata is reported unchanged without taking the lock: this is what every
+// start after the first finds for every name, and a lock costs a file
+// creation and removal (FileStorage) or two round trips (Redis) per name.
+// Skipping it is safe because that check writes nothing: should certmagic be
+// renewing the name concurrently, it replaces the files itself under the
+// lock, and the import would not have written anything either (it never
+// replaces a certificate that expires later).
 func importName(ctx context.Context, storage certmagic.Storage, issuerKey string, j nameJob) (nameOutcome, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
+	}
+	if unchanged(ctx, storage, issuerKey, j) {
+		return outcomeUnchanged, nil
 	}
 	lock := certLockKey(j.name)
 	if err := storage.Lock(ctx, lock); err != nil {
@@ -439,6 +454,15 @@ func importName(ctx context.Context, storage certmagic.Storage, issuerKey string
 		}
 	}
 	return outcomeImported, nil
+}
+
+// unchanged reports whether storage holds exactly j's certificate, its key
+// and its metadata. Any error reads as "not known to be unchanged".
+func unchanged(ctx context.Context, storage certmagic.Storage, issuerKey string, j nameJob) bool {
+	existing, err := storage.Load(ctx, certmagic.StorageKeys.SiteCert(issuerKey, j.name))
+	return err == nil && bytes.Equal(existing, j.cand.entry.Certificate) &&
+		storage.Exists(ctx, certmagic.StorageKeys.SitePrivateKey(issuerKey, j.name)) &&
+		storage.Exists(ctx, certmagic.StorageKeys.SiteMeta(issuerKey, j.name))
 }
 
 // importAccount writes the account files, or reports why not.

@@ -112,6 +112,22 @@ func TestImportLocksEachName(t *testing.T) {
 	if !reflect.DeepEqual(rs.events, want) {
 		t.Fatalf("events:\n%s", strings.Join(rs.events, "\n"))
 	}
+
+	// A second import finds every certificate in place: it neither locks
+	// a name nor writes anything.
+	rs.events = nil
+	rep, err := Import(t.Context(), rs, res, ImportOptions{CA: ca, Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range rs.events {
+		if strings.Contains(ev, "issue_cert_") || strings.HasPrefix(ev, "store ") {
+			t.Errorf("second import: %s", ev)
+		}
+	}
+	if len(rep.Unchanged) != 2 || len(rep.Imported) != 0 {
+		t.Errorf("second import: unchanged %v, imported %v; want 2 unchanged", rep.Unchanged, rep.Imported)
+	}
 }
 
 func TestImportStorageFailureRollsBack(t *testing.T) {

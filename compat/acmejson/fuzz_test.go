@@ -2,6 +2,7 @@ package acmejson
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -133,4 +134,30 @@ func TestFastDecodeCoversFixtures(t *testing.T) {
 	if _, ok := fastDecode(big); !ok {
 		t.Fatal("fast decoder declined a generated file")
 	}
+}
+
+// FuzzPublicKeyOfPrivateKeyPEM: the cheap key check never panics, and it
+// accepts every key the full parse accepts, with the same public key.
+func FuzzPublicKeyOfPrivateKeyPEM(f *testing.F) {
+	for _, name := range fixtures {
+		for _, res := range mustParse(f, readTestdata(f, name)) {
+			for _, c := range res.Certificates {
+				f.Add(c.Key)
+			}
+		}
+	}
+	f.Add([]byte("-----BEGIN RSA PRIVATE KEY-----\nMAA=\n-----END RSA PRIVATE KEY-----\n"))
+	f.Fuzz(func(t *testing.T, keyPEM []byte) {
+		pub, err := PublicKeyOfPrivateKeyPEM(keyPEM)
+		full, errFull := ParsePrivateKeyPEM(keyPEM)
+		if errFull != nil {
+			return
+		}
+		if err != nil {
+			t.Fatalf("full parse accepts a key the cheap check rejects: %v", err)
+		}
+		if !full.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(pub) {
+			t.Fatal("different public keys")
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
@@ -232,5 +233,122 @@ func TestInspectLeafNames(t *testing.T) {
 	}
 	if li.Expired(pinnedNow) || !li.Expired(pinnedNow.Add(2*time.Hour)) {
 		t.Error("Expired")
+	}
+}
+
+// TestPublicKeyOfPrivateKeyPEM: the cheap check yields the same public key
+// as the full parse for every encoding Traefik writes, and rejects RSA keys
+// whose numbers do not fit together (which the full parse rejects too).
+func TestPublicKeyOfPrivateKeyPEM(t *testing.T) {
+	ec384, ec256, rsa2048, _ := fixtureKeys(t)
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rsa2048.(*rsa.PrivateKey)
+	pemOf := func(typ string, der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}) }
+	good := []struct {
+		desc string
+		pem  []byte
+	}{
+		{"pkcs1 rsa", pemOf("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(r))},
+		{"pkcs8 rsa", pemOf("PRIVATE KEY", must(x509.MarshalPKCS8PrivateKey(r)))},
+		{"pkcs1 under a pkcs8 header", pemOf("PRIVATE KEY", x509.MarshalPKCS1PrivateKey(r))},
+		{"sec1 p256", pemOf("EC PRIVATE KEY", must(x509.MarshalECPrivateKey(ec256.(*ecdsa.PrivateKey))))},
+		{"pkcs8 p384", pemOf("PRIVATE KEY", must(x509.MarshalPKCS8PrivateKey(ec384)))},
+		{"pkcs8 ed25519", pemOf("PRIVATE KEY", must(x509.MarshalPKCS8PrivateKey(ed)))},
+	}
+	for _, tt := range good {
+		t.Run(tt.desc, func(t *testing.T) {
+			full, err := ParsePrivateKeyPEM(tt.pem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub, err := PublicKeyOfPrivateKeyPEM(tt.pem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !full.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(pub) {
+				t.Error("different public key")
+			}
+		})
+	}
+
+	// Each case breaks one relation of a valid RSA key.
+	type pkcs1 struct {
+		Version               int
+		N                     *big.Int
+		E                     int
+		D, P, Q, Dp, Dq, Qinv *big.Int
+	}
+	two := big.NewInt(2)
+	base := func() pkcs1 {
+		return pkcs1{0, r.N, r.E, r.D, r.Primes[0], r.Primes[1], r.Precomputed.Dp, r.Precomputed.Dq, r.Precomputed.Qinv}
+	}
+	bad := []struct {
+		desc   string
+		mutate func(*pkcs1)
+	}{
+		{"p changed", func(k *pkcs1) { k.P = new(big.Int).Add(k.P, two) }},
+		{"d changed", func(k *pkcs1) { k.D = new(big.Int).Add(k.D, two) }},
+		{"dp changed", func(k *pkcs1) { k.Dp = new(big.Int).Add(k.Dp, two) }},
+		{"dq changed", func(k *pkcs1) { k.Dq = new(big.Int).Add(k.Dq, two) }},
+		{"qinv changed", func(k *pkcs1) { k.Qinv = new(big.Int).Add(k.Qinv, two) }},
+		{"even exponent", func(k *pkcs1) { k.E = 65536 }},
+	}
+	for _, tt := range bad {
+		t.Run(tt.desc, func(t *testing.T) {
+			k := base()
+			tt.mutate(&k)
+			der, err := asn1.Marshal(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyPEM := pemOf("RSA PRIVATE KEY", der)
+			if _, err := ParsePrivateKeyPEM(keyPEM); err == nil {
+				t.Fatal("the full parse accepts the broken key; the case tests nothing")
+			}
+			_, err = PublicKeyOfPrivateKeyPEM(keyPEM)
+			if err == nil {
+				t.Fatal("inconsistent key accepted")
+			}
+			if strings.Contains(err.Error(), r.D.String()[:20]) {
+				t.Error("error leaks key material")
+			}
+		})
+	}
+	for _, junk := range [][]byte{nil, []byte("junk"), pemOf("PRIVATE KEY", []byte("secretbytes"))} {
+		if _, err := PublicKeyOfPrivateKeyPEM(junk); err == nil {
+			t.Errorf("no error for %q", junk)
+		}
+	}
+}
+
+// TestParseWithoutKeyAgreesWithParse runs both parsers on every entry of the
+// rich fixture and on mismatched pairs.
+func TestParseWithoutKeyAgreesWithParse(t *testing.T) {
+	f := mustParse(t, readTestdata(t, "traefik-v3.6.21-rich-acme.json"))
+	var entries []*Certificate
+	for _, res := range f {
+		entries = append(entries, res.Certificates...)
+	}
+	if len(entries) < 2 {
+		t.Fatal("fixture has too few certificates")
+	}
+	for i, c := range entries {
+		swapped := &Certificate{Certificate: c.Certificate, Key: entries[(i+1)%len(entries)].Key}
+		for _, e := range []*Certificate{c, swapped, {Certificate: c.Certificate}, nil} {
+			full, errFull := e.Parse()
+			light, errLight := e.ParseWithoutKey()
+			if (errFull == nil) != (errLight == nil) {
+				t.Fatalf("entry %d: Parse error %v, ParseWithoutKey error %v", i, errFull, errLight)
+			}
+			if errFull != nil {
+				continue
+			}
+			if light.Key != nil || !reflect.DeepEqual(light.Leaf, full.Leaf) || len(light.Chain) != len(full.Chain) {
+				t.Errorf("entry %d: results differ", i)
+			}
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,7 @@ var scenarios = []scenario{
 	{"obtain-ec256-default", "obtain N certificates, HTTP-01, EC256, certmagic's default limiter (10/10s)"},
 	{"start-first", "start with an M-certificate acme.json, empty storage (import)"},
 	{"start-second", "start again on the imported storage"},
+	{"start-plain", "plain Caddy without this module on that storage (baseline)"},
 	{"mirror", "mirror one certificate into an M-certificate acme.json"},
 }
 
@@ -60,6 +62,8 @@ type flags struct {
 	certs      int
 	handshakes int
 	mirrors    int
+	leafKey    string
+	cpuProfile string
 	only       string
 }
 
@@ -71,7 +75,9 @@ func main() {
 	flag.IntVar(&f.certs, "certs", 5000, "M: certificates in the generated acme.json")
 	flag.IntVar(&f.handshakes, "handshakes", 1000, "sequential full handshakes timed after each start")
 	flag.IntVar(&f.mirrors, "mirrors", 50, "certificates mirrored in the mirror scenario")
-	flag.StringVar(&f.only, "only", "", "comma-separated scenario ids (obtain-ec256, obtain-rsa4096, obtain-ec256-default, start-first, start-second, mirror) or groups (obtain, start, mirror)")
+	flag.StringVar(&f.leafKey, "leaf-key", "RSA4096", "key type of the generated acme.json's certificates: RSA4096 (Traefik's default) or EC256")
+	flag.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of each scenario to `dir`/<scenario>.cpu (read with go tool pprof)")
+	flag.StringVar(&f.only, "only", "", "comma-separated scenario ids (obtain-ec256, obtain-rsa4096, obtain-ec256-default, start-first, start-second, start-plain, mirror) or groups (obtain, start, mirror)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -87,6 +93,14 @@ func main() {
 
 func runChild(ctx context.Context, f flags) int {
 	var res childResult
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(filepath.Join(f.cpuProfile, f.child+".cpu"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer stop()
+	}
 	tb := acmetest.NewProgram(f.dir)
 	err := tb.Run(func() error {
 		switch f.child {
@@ -101,12 +115,13 @@ func runChild(ctx context.Context, f flags) int {
 			r, err := bench.Obtain(ctx, tb, opts)
 			res.Obtain = &r
 			return err
-		case "start-first", "start-second":
-			r, err := bench.Start(ctx, bench.StartOptions{Dir: f.dir, Certificates: f.certs, Handshakes: f.handshakes})
+		case "start-first", "start-second", "start-plain":
+			r, err := bench.Start(ctx, bench.StartOptions{Dir: f.dir, Certificates: f.certs, LeafKey: f.leafKey,
+				Handshakes: f.handshakes, Plain: f.child == "start-plain"})
 			res.Start = &r
 			return err
 		case "mirror":
-			r, err := bench.Mirror(f.dir, f.certs, f.mirrors)
+			r, err := bench.Mirror(f.dir, f.certs, f.mirrors, f.leafKey)
 			res.Mirror = &r
 			return err
 		}
@@ -173,7 +188,14 @@ func runParent(ctx context.Context, out io.Writer, f flags) error {
 		fmt.Fprintf(os.Stderr, "running %s ...\n", s.id)
 		args := []string{"-child", s.id, "-dir", dir,
 			"-names", fmt.Sprint(f.names), "-certs", fmt.Sprint(f.certs),
-			"-handshakes", fmt.Sprint(f.handshakes), "-mirrors", fmt.Sprint(f.mirrors)}
+			"-handshakes", fmt.Sprint(f.handshakes), "-mirrors", fmt.Sprint(f.mirrors), "-leaf-key", f.leafKey}
+		if f.cpuProfile != "" {
+			abs, err := filepath.Abs(f.cpuProfile)
+			if err != nil {
+				return fmt.Errorf("resolving -cpuprofile: %w", err)
+			}
+			args = append(args, "-cpuprofile", abs)
+		}
 		var stdout bytes.Buffer
 		cmd := exec.CommandContext(ctx, self, args...)
 		cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
@@ -190,7 +212,7 @@ func runParent(ctx context.Context, out io.Writer, f flags) error {
 	}
 
 	fmt.Fprintf(out, "Machine: %s\n\n", bench.Machine())
-	fmt.Fprintf(out, "N = %d certificates obtained, M = %d certificates in acme.json, %d handshakes per start, %d mirrors.\n\n", f.names, f.certs, f.handshakes, f.mirrors)
+	fmt.Fprintf(out, "N = %d certificates obtained, M = %d certificates (%s) in acme.json, %d handshakes per start, %d mirrors.\n\n", f.names, f.certs, f.leafKey, f.handshakes, f.mirrors)
 	fmt.Fprintln(out, "| scenario | result | orders at the CA | peak RSS | steady RSS |")
 	fmt.Fprintln(out, "|---|---|---|---|---|")
 	for _, r := range rows {
@@ -222,6 +244,26 @@ func runParent(ctx context.Context, out io.Writer, f flags) error {
 		return fmt.Errorf("%d scenario(s) failed", len(failed))
 	}
 	return nil
+}
+
+// startCPUProfile writes a CPU profile to path until the returned function
+// is called.
+func startCPUProfile(path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("creating the profile directory: %w", err)
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("creating the CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("starting the CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		out.Close()
+	}, nil
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
