@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -94,6 +95,32 @@ func (iss *Issuer) SetConfig(cfg *certmagic.Config) {
 			iss.logger.Warn("new acme accounts will not use rsa-4096 keys; traefik cannot read other account keys from acme.json", zap.Error(err))
 		}
 	}
+	iss.applyOrderRateLimit()
+}
+
+// applyOrderRateLimit gives the resolver's account the order_rate_limit
+// of its resolver, or certmagic's default again if an earlier config had
+// changed it.
+func (iss *Issuer) applyOrderRateLimit() {
+	cm, err := certmagicIssuerOf(iss.acme)
+	if err != nil {
+		if iss.res.OrderRateLimit != nil {
+			iss.logger.Warn("order_rate_limit not applied", zap.Error(err))
+		}
+		return
+	}
+	ca := cm.CA
+	if ca == "" {
+		ca = certmagic.DefaultACME.CA
+	}
+	lim := iss.res.OrderRateLimit
+	if !applyOrderRateLimit(ca, cm.Email, lim) || lim == nil {
+		return
+	}
+	if cm.Email == "" {
+		iss.logger.Warn("order_rate_limit applies to the account without an email; set email so that it applies to the account certmagic uses")
+	}
+	iss.logger.Info("order rate limit", zap.String("ca", ca), zap.Int("orders", lim.Events), zap.Duration("window", time.Duration(lim.Window)))
 }
 
 // PreCheck implements certmagic.PreChecker.

@@ -83,6 +83,34 @@ a.example.com {
 			want: []string{`resolver "le"`, "keyType", "EC521", "EC256, EC384, RSA2048, RSA4096, RSA8192"},
 		},
 		{
+			desc: "order rate limit of zero orders",
+			caddyfile: `{
+	traefik_acme {
+		entrypoint web :80
+		resolver le {
+			order_rate_limit 0 10s
+			http_challenge web
+		}
+	}
+}`,
+			want:    []string{`resolver "le"`, "order_rate_limit", `"0"`},
+			atAdapt: true,
+		},
+		{
+			desc: "order rate limit without a window",
+			caddyfile: `{
+	traefik_acme {
+		entrypoint web :80
+		resolver le {
+			order_rate_limit 100
+			http_challenge web
+		}
+	}
+}`,
+			want:    []string{`resolver "le"`, "order_rate_limit", "<orders> <window>"},
+			atAdapt: true,
+		},
+		{
 			desc: "undefined entry point",
 			caddyfile: `{
 	traefik_acme {

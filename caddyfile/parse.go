@@ -122,6 +122,7 @@ func ParseGlobalOption(d *caddyfile.Dispenser, existing *Options) (*Options, err
 //		profile <name>
 //		email_addresses <address...>
 //		disable_common_name [true|false]
+//		order_rate_limit <orders> <window>
 //		http_challenge [<entry_point>] {
 //			entry_point <name>
 //			delay <duration>
@@ -191,6 +192,8 @@ func ParseResolver(d *caddyfile.Dispenser, name string) (*config.ACME, error) {
 			a.EmailAddresses, err = someArgs(d, name)
 		case "disable_common_name":
 			a.DisableCommonName, err = boolArg(d, name)
+		case "order_rate_limit":
+			a.OrderRateLimit, err = parseRateLimit(d, name)
 		case "http_challenge":
 			a.HTTPChallenge, err = parseHTTPChallenge(d, name)
 		case "tls_challenge":
@@ -350,6 +353,27 @@ func boolArg(d *caddyfile.Dispenser, name string) (bool, error) {
 		return b, nil
 	}
 	return false, d.Errf("resolver %q: %s: want at most one argument, got %d", name, sub, len(args))
+}
+
+// parseRateLimit parses "order_rate_limit <orders> <window>".
+func parseRateLimit(d *caddyfile.Dispenser, name string) (*config.RateLimit, error) {
+	sub := d.Val()
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return nil, d.Errf("resolver %q: %s: want <orders> <window>, got %d arguments", name, sub, len(args))
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 1 {
+		return nil, d.Errf("resolver %q: %s: %q is not a whole number of orders of at least 1", name, sub, args[0])
+	}
+	w, err := config.ParseDuration(args[1])
+	if err != nil {
+		return nil, d.Errf("resolver %q: %s: %v", name, sub, err)
+	}
+	if w <= 0 {
+		return nil, d.Errf("resolver %q: %s: the window must be longer than 0, got %s", name, sub, args[1])
+	}
+	return &config.RateLimit{Events: n, Window: w}, nil
 }
 
 func durationArg(d *caddyfile.Dispenser, name string) (config.Duration, error) {

@@ -712,3 +712,29 @@ func TestErrorsAreCapped(t *testing.T) {
 		t.Errorf("error %q does not say it stopped", err)
 	}
 }
+
+func TestOrderRateLimitValidate(t *testing.T) {
+	tests := []struct {
+		desc  string
+		limit *RateLimit
+		want  string // substring of the error; "" for none
+	}{
+		{"unset", nil, ""},
+		{"raised", &RateLimit{Events: 100, Window: Duration(10 * time.Second)}, ""},
+		{"zero orders", &RateLimit{Events: 0, Window: Duration(10 * time.Second)}, `resolver "r": order_rate_limit: needs at least 1 event`},
+		{"zero window", &RateLimit{Events: 5}, "order_rate_limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			a := &ACME{HTTPChallenge: &HTTPChallenge{}, OrderRateLimit: tt.limit}
+			a.SetDefaults("certificatesResolvers.r.acme")
+			err := a.Validate("r", nil)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -167,6 +167,22 @@ type ACME struct {
 
 	// DNSChallenge enables the DNS-01 challenge.
 	DNSChallenge *DNSChallenge `json:"dns_challenge,omitempty" traefik:"dnsChallenge,allowEmpty"`
+
+	// OrderRateLimit replaces certmagic's limit on new orders per ACME
+	// account (10 per 10 s) for this resolver's account: raise it for a
+	// private CA or a test CA that can take more. Not a Traefik option
+	// (lego has no such limiter); Caddyfile and JSON only. Default: nil
+	// (certmagic's limit, which is right for Let's Encrypt).
+	OrderRateLimit *RateLimit `json:"order_rate_limit,omitempty" traefik:"-"`
+}
+
+// RateLimit is a sliding-window limit: at most Events in any Window.
+type RateLimit struct {
+	// Events is the number of orders allowed per window, at least 1.
+	Events int `json:"events"`
+
+	// Window is the length of the sliding window, more than 0.
+	Window Duration `json:"window"`
 }
 
 // EAB holds External Account Binding credentials.
@@ -368,6 +384,9 @@ func (a *ACME) Validate(name string, entryPoints map[string]*EntryPoint) error {
 		if d.v < 0 {
 			fail(d.opt, "must not be negative, got %s", d.v)
 		}
+	}
+	if r := a.OrderRateLimit; r != nil && (r.Events < 1 || r.Window <= 0) {
+		fail("order_rate_limit", "needs at least 1 event per window and a window longer than 0, got %d per %s", r.Events, r.Window)
 	}
 	if a.ClientTimeout > 0 && a.ClientResponseHeaderTimeout > a.ClientTimeout {
 		fail("clientTimeout", "%s must be at least clientResponseHeaderTimeout (%s)", a.ClientTimeout, a.ClientResponseHeaderTimeout)
