@@ -726,7 +726,7 @@ func TestOrderRateLimitValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			a := &ACME{HTTPChallenge: &HTTPChallenge{}, OrderRateLimit: tt.limit}
+			a := &ACME{TLSChallenge: &TLSChallenge{}, OrderRateLimit: tt.limit}
 			a.SetDefaults("certificatesResolvers.r.acme")
 			err := a.Validate("r", nil)
 			switch {
