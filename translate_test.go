@@ -8,6 +8,9 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,5 +167,80 @@ func TestCertificateTimeoutFloor(t *testing.T) {
 				t.Errorf("ACME timeout %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestRSAKeygenBounded runs three times as many RSA generations as there are
+// slots and checks that no more than one per slot ran at once, that the
+// slots were used, and that every key is remembered for its CSR.
+func TestRSAKeygenBounded(t *testing.T) {
+	g := newKeyGenerator(config.KeyTypeRSA2048)
+	n := 3 * cap(rsaKeygenSlots)
+	var (
+		wg      sync.WaitGroup
+		maxSeen atomic.Int64
+		done    = make(chan struct{})
+		keys    = make([]crypto.PrivateKey, n)
+		errs    = make([]error, n)
+	)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if l := int64(len(rsaKeygenSlots)); l > maxSeen.Load() {
+				maxSeen.Store(l)
+			}
+			runtime.Gosched()
+		}
+	}()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			keys[i], errs[i] = g.GenerateKey()
+		}()
+	}
+	wg.Wait()
+	close(done)
+	if m := maxSeen.Load(); m < 1 || m > int64(cap(rsaKeygenSlots)) {
+		t.Errorf("at most %d generations at once observed; want 1..%d", m, cap(rsaKeygenSlots))
+	}
+	for i, k := range keys {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		rk, ok := k.(*rsa.PrivateKey)
+		if !ok || rk.N.BitLen() != 2048 {
+			t.Fatalf("key %d: %T", i, k)
+		}
+		if _, ok := g.take(rk.Public()); !ok {
+			t.Errorf("key %d not remembered", i)
+		}
+	}
+	// EC keys do not take a slot.
+	ec := newKeyGenerator(config.KeyTypeEC256)
+	for range cap(rsaKeygenSlots) {
+		rsaKeygenSlots <- struct{}{}
+	}
+	defer func() {
+		for range cap(rsaKeygenSlots) {
+			<-rsaKeygenSlots
+		}
+	}()
+	ecErr := make(chan error, 1)
+	go func() {
+		_, err := ec.GenerateKey()
+		ecErr <- err
+	}()
+	select {
+	case err := <-ecErr:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("an EC key generation waited for an RSA slot")
 	}
 }

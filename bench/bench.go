@@ -35,7 +35,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/modules/standard" // the http app and the file_system storage
-	"github.com/caddyserver/certmagic"
 
 	_ "github.com/ac075510/caddy-traefik-acme" // the traefik_acme app and issuer
 )
@@ -111,23 +110,6 @@ func Machine() string {
 	}
 	return fmt.Sprintf("%s, %d logical CPUs (GOMAXPROCS %d)%s, %s/%s, %s",
 		cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0), mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
-}
-
-// WithRateLimit sets certmagic's per-account order limiter to events orders
-// per window for the duration of f and restores it afterwards. certmagic
-// creates a limiter lazily per (CA, account email), reading these package
-// variables at that moment, so the setting applies to every CA first used
-// inside f. events <= 0 keeps certmagic's defaults (10 per 10 s) — the
-// limiter every Caddy user runs with.
-func WithRateLimit(events int, window time.Duration, f func() error) error {
-	oldEvents, oldWindow := certmagic.RateLimitEvents, certmagic.RateLimitEventsWindow
-	defer func() { certmagic.RateLimitEvents, certmagic.RateLimitEventsWindow = oldEvents, oldWindow }()
-	if events > 0 {
-		certmagic.RateLimitEvents, certmagic.RateLimitEventsWindow = events, window
-	} else {
-		certmagic.RateLimitEvents, certmagic.RateLimitEventsWindow = 10, 10*time.Second
-	}
-	return f()
 }
 
 // startCaddy adapts and loads caddyfileText; it returns when caddy.Load

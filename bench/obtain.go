@@ -19,7 +19,7 @@ type ObtainOptions struct {
 	// KeyType is the resolver's keyType, in Traefik's spelling: "EC256",
 	// "RSA4096", …
 	KeyType string
-	// RateLimit is certmagic's per-account order limit per RateWindow;
+	// RateLimit is the resolver's order_rate_limit, orders per RateWindow;
 	// 0 keeps certmagic's default (10 per 10 s).
 	RateLimit int
 	// RateWindow is the limiter window; 0 means 10 s.
@@ -69,6 +69,9 @@ const obtainCaddyfile = `{
 			ca_certificates {{.CAPEM}}
 			key_type {{.KeyType}}
 			http_challenge web
+			{{- if .RateLimit}}
+			order_rate_limit {{.RateLimit}} {{.RateWindow}}
+			{{- end}}
 		}
 	}
 }
@@ -109,19 +112,21 @@ func Obtain(ctx context.Context, tb acmetest.TB, opts ObtainOptions) (ObtainResu
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 
-	err := WithRateLimit(opts.RateLimit, opts.RateWindow, func() error {
+	err := func() error {
 		ca := acmetest.Start(tb)
 		dir := tb.TempDir()
 		names := ObtainNames(opts.Names)
 		data := map[string]any{
-			"Storage":   filepath.Join(dir, "storage"),
-			"Log":       filepath.Join(dir, "caddy.log"),
-			"HTTPPort":  ca.HTTPPort(),
-			"HTTPSPort": ca.TLSALPNPort(),
-			"Dir":       ca.DirectoryURL(),
-			"CAPEM":     ca.ServerCertPEMFile(),
-			"KeyType":   opts.KeyType,
-			"Sites":     strings.Join(names, ", "),
+			"Storage":    filepath.Join(dir, "storage"),
+			"Log":        filepath.Join(dir, "caddy.log"),
+			"HTTPPort":   ca.HTTPPort(),
+			"HTTPSPort":  ca.TLSALPNPort(),
+			"Dir":        ca.DirectoryURL(),
+			"CAPEM":      ca.ServerCertPEMFile(),
+			"KeyType":    opts.KeyType,
+			"RateLimit":  opts.RateLimit,
+			"RateWindow": opts.RateWindow,
+			"Sites":      strings.Join(names, ", "),
 		}
 		text, err := render(obtainCaddyfile, data)
 		if err != nil {
@@ -152,7 +157,7 @@ func Obtain(ctx context.Context, tb acmetest.TB, opts ObtainOptions) (ObtainResu
 			return fmt.Errorf("checking orders: %d orders for %d names: %s", res.Orders, opts.Names, strings.Join(dup, "; "))
 		}
 		return nil
-	})
+	}()
 	res.Memory = ReadMemory()
 	return res, err
 }

@@ -5,6 +5,7 @@
 // the Caddy in ./caddy, runs three of it on distinct loopback ports against
 // the in-process test CA, and checks that every name is ordered once, served
 // by every instance, mirrored into the shared acme.json, and that killing an
-// instance mid-issuance loses nothing. See cluster_test.go; run it with
-// `go test -tags cluster -timeout 900s ./bench/cluster/`.
+// instance mid-issuance loses nothing. See cluster_test.go. It is part of
+// the suite (`go test -race ./...`) and needs redis-server on the PATH,
+// which .ci/run installs.
 package cluster
