@@ -14,9 +14,11 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -218,11 +220,12 @@ func Import(ctx context.Context, storage certmagic.Storage, res *acmejson.Resolv
 	}
 
 	// Decode every entry and choose, per name, the entry that expires last.
+	decoded := decodeEntries(res.Certificates, metaData)
 	var cands []*candidate
 	best := map[string]*candidate{}
 	var order []string
-	for i, c := range res.Certificates {
-		cand, invalid := decodeEntry(i, c, metaData)
+	for _, d := range decoded {
+		cand, invalid := d.cand, d.invalid
 		for _, s := range invalid {
 			log.Warn("skipping invalid acme.json entry", zap.Strings("domain", s.Names), zap.String("reason", s.Reason))
 			rep.SkippedInvalid = append(rep.SkippedInvalid, s)
@@ -277,6 +280,33 @@ func Import(ctx context.Context, storage certmagic.Storage, res *acmejson.Resolv
 		zap.Int("skipped_newer", len(rep.SkippedNewer)), zap.Int("skipped_invalid", len(rep.SkippedInvalid)),
 		zap.Int("expired", len(rep.Expired)), zap.String("account", rep.Account))
 	return rep, nil
+}
+
+// decoded is the result of decodeEntry for one entry.
+type decoded struct {
+	cand    *candidate
+	invalid []Skipped
+}
+
+// decodeEntries runs decodeEntry on every entry, on all CPUs (parsing is
+// most of an import's CPU time when storage is already up to date), and
+// returns the results in entry order.
+func decodeEntries(entries []*acmejson.Certificate, issuerData json.RawMessage) []decoded {
+	out := make([]decoded, len(entries))
+	workers := min(runtime.GOMAXPROCS(0), len(entries))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(entries); i = int(next.Add(1) - 1) {
+				out[i].cand, out[i].invalid = decodeEntry(i, entries[i], issuerData)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // decodeEntry decodes one acme.json entry and builds its certmagic metadata.
