@@ -2,9 +2,11 @@ package traefikacme
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -47,7 +49,7 @@ type testCA struct {
 	cert     *x509.Certificate
 	pem      []byte
 	pool     *x509.CertPool
-	leafKeys []*ecdsa.PrivateKey
+	leafKeys []crypto.Signer
 	keyPEMs  [][]byte
 	serial   atomic.Int64
 }
@@ -92,6 +94,21 @@ func newTestCA(tb testing.TB, leafKeys int) *testCA {
 		ca.keyPEMs = append(ca.keyPEMs, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
 	}
 	return ca
+}
+
+// useRSALeafKeys replaces ca's leaf keys with n RSA keys of bits bits,
+// encoded as Traefik writes them (PKCS#1).
+func (ca *testCA) useRSALeafKeys(tb testing.TB, n, bits int) {
+	tb.Helper()
+	ca.leafKeys, ca.keyPEMs = nil, nil
+	for range n {
+		k, err := rsa.GenerateKey(rand.Reader, bits)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ca.leafKeys = append(ca.leafKeys, k)
+		ca.keyPEMs = append(ca.keyPEMs, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+	}
 }
 
 // leafSpec describes a leaf for testCA.issue.

@@ -355,28 +355,54 @@ func rsaPublicOfPKCS1(der []byte) (pub *rsa.PublicKey, ok bool, err error) {
 // (an import into certmagic storage, which parses the key itself when it
 // loads the certificate). The returned Parsed has a nil Key.
 func (c *Certificate) ParseWithoutKey() (*Parsed, error) {
+	chain, _, err := c.parseChainAndPublicKey()
+	if err != nil {
+		return nil, err
+	}
+	return &Parsed{Chain: chain, Leaf: InspectLeaf(chain[0])}, nil
+}
+
+// ParseLazy is [Certificate.Parse] with a key that is decoded on its first
+// use: it checks the pair as [Certificate.ParseWithoutKey] does, and
+// Parsed.Key is a signer whose Public is known at once and whose first
+// Sign (or Decrypt, for RSA) decodes the key. Use it to serve many
+// certificates of which few are used soon: loading 5,000 RSA-4096 entries
+// costs no RSA precomputation, and each key pays for its own when its
+// name's first handshake comes. A key the cheap check accepted but the
+// full decoding rejects makes every Sign fail with that error.
+func (c *Certificate) ParseLazy() (*Parsed, error) {
+	chain, pub, err := c.parseChainAndPublicKey()
+	if err != nil {
+		return nil, err
+	}
+	return &Parsed{Chain: chain, Key: newLazyKey(c.Key, pub), Leaf: InspectLeaf(chain[0])}, nil
+}
+
+// parseChainAndPublicKey decodes c's bundle and the public half of its key,
+// and checks that they belong together.
+func (c *Certificate) parseChainAndPublicKey() ([]*x509.Certificate, crypto.PublicKey, error) {
 	switch {
 	case c == nil:
-		return nil, errors.New("certificate entry is null")
+		return nil, nil, errors.New("certificate entry is null")
 	case len(c.Certificate) == 0:
-		return nil, errors.New("certificate entry has an empty certificate")
+		return nil, nil, errors.New("certificate entry has an empty certificate")
 	case len(c.Key) == 0:
-		return nil, errors.New("certificate entry has an empty key")
+		return nil, nil, errors.New("certificate entry has an empty key")
 	}
 	chain, err := ParseCertificatePEM(c.Certificate)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pub, err := PublicKeyOfPrivateKeyPEM(c.Key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	leafPub, ok := chain[0].PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 	if !ok {
-		return nil, fmt.Errorf("checking key pair: unsupported public key type %T", chain[0].PublicKey)
+		return nil, nil, fmt.Errorf("checking key pair: unsupported public key type %T", chain[0].PublicKey)
 	}
 	if !leafPub.Equal(pub) {
-		return nil, errors.New("checking key pair: private key does not match the certificate's public key")
+		return nil, nil, errors.New("checking key pair: private key does not match the certificate's public key")
 	}
-	return &Parsed{Chain: chain, Leaf: InspectLeaf(chain[0])}, nil
+	return chain, pub, nil
 }

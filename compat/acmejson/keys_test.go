@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -17,6 +18,7 @@ import (
 	"net"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -350,5 +352,73 @@ func TestParseWithoutKeyAgreesWithParse(t *testing.T) {
 				t.Errorf("entry %d: results differ", i)
 			}
 		}
+	}
+}
+
+// TestParseLazy: the lazily decoded key has the leaf's public key, signs
+// what the leaf's public key verifies (concurrently, from its first use),
+// is a crypto.Decrypter exactly when it is RSA, and reports a key that
+// cannot be decoded at every use.
+func TestParseLazy(t *testing.T) {
+	f := mustParse(t, readTestdata(t, "traefik-v3.6.21-rich-acme.json"))
+	seen := map[string]bool{}
+	for name, res := range f {
+		for i, c := range res.Certificates {
+			p, err := c.ParseLazy()
+			if err != nil {
+				t.Fatalf("%s/%d: %v", name, i, err)
+			}
+			kt := KeyTypeName(p.Key)
+			seen[kt[:2]] = true
+			if !p.Chain[0].PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(p.Key.Public()) {
+				t.Fatalf("%s/%d: public key differs from the leaf's", name, i)
+			}
+			digest := sha256.Sum256([]byte("signed by " + name))
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sig, err := p.Key.Sign(rand.Reader, digest[:], crypto.SHA256)
+					if err != nil {
+						t.Errorf("%s/%d: sign: %v", name, i, err)
+						return
+					}
+					var ok bool
+					switch pub := p.Key.Public().(type) {
+					case *rsa.PublicKey:
+						ok = rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) == nil
+					case *ecdsa.PublicKey:
+						ok = ecdsa.VerifyASN1(pub, digest[:], sig)
+					}
+					if !ok {
+						t.Errorf("%s/%d (%s): signature does not verify", name, i, kt)
+					}
+				}()
+			}
+			wg.Wait()
+			_, isDecrypter := p.Key.(crypto.Decrypter)
+			if _, isRSA := p.Key.Public().(*rsa.PublicKey); isDecrypter != isRSA {
+				t.Errorf("%s/%d (%s): crypto.Decrypter %v", name, i, kt, isDecrypter)
+			}
+		}
+	}
+	if !seen["RS"] || !seen["EC"] {
+		t.Fatalf("fixture covered key types %v; want RSA and EC", seen)
+	}
+
+	_, _, rsa2048, _ := fixtureKeys(t)
+	broken := newLazyKey([]byte("-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0Ynl0ZXM=\n-----END RSA PRIVATE KEY-----\n"), rsa2048.Public())
+	for range 2 {
+		_, err := broken.Sign(rand.Reader, make([]byte, 32), crypto.SHA256)
+		if err == nil {
+			t.Fatal("a key that cannot be decoded signed")
+		}
+		if strings.Contains(err.Error(), "c2VjcmV0") || strings.Contains(err.Error(), "secretbytes") {
+			t.Errorf("error leaks key material: %v", err)
+		}
+	}
+	if _, err := broken.(crypto.Decrypter).Decrypt(rand.Reader, []byte{1}, nil); err == nil {
+		t.Error("a key that cannot be decoded decrypted")
 	}
 }
