@@ -36,6 +36,7 @@ type stores struct {
 	slog    *slog.Logger
 
 	byResolver map[string]*resolverStore // resolvers with an acme.json
+	writers    map[string]*acmejson.Batcher // by acme.json path (resolvers may share a file)
 	issued     sync.Map                  // certificate name → resolver name, recorded by Issue
 }
 
@@ -53,6 +54,7 @@ func provisionStores(ctx caddy.Context, resolvers map[string]*config.ACME, withS
 		logger:     logger,
 		slog:       slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithName(logger.Name()))),
 		byResolver: make(map[string]*resolverStore),
+		writers:    make(map[string]*acmejson.Batcher),
 	}
 	for _, name := range sortedKeys(resolvers) {
 		res := resolvers[name]
@@ -67,6 +69,9 @@ func provisionStores(ctx caddy.Context, resolvers map[string]*config.ACME, withS
 			path = abs
 		}
 		s.byResolver[name] = &resolverStore{name: name, path: path, res: res, issuerKey: migrate.IssuerKeyFromCA(res.CAServer)}
+		if s.writers[path] == nil {
+			s.writers[path] = acmejson.NewBatcher(path, acmejson.LoadOptions{Resolver: name, Logger: s.slog, TightenPermissions: true})
+		}
 	}
 	if len(s.byResolver) == 0 {
 		return s, nil
@@ -199,14 +204,16 @@ func (s *stores) mirror(ctx context.Context, rs *resolverStore, name, certPath, 
 	if err != nil {
 		s.logger.Warn("account not mirrored into acme.json", zap.String("resolver", rs.name), zap.Error(err))
 	}
-	return acmejson.Update(rs.path, func(f *acmejson.File) error {
+	// Certificates obtained together are written together (one load and
+	// one save of the file per batch).
+	return s.writers[rs.path].Update(func(f *acmejson.File) error {
 		entry := f.Ensure(rs.name)
 		entry.Upsert([]string{name}, certPEM, keyPEM)
 		if account != nil && !sameAccount(entry.Account, account) {
 			entry.Account = account
 		}
 		return nil
-	}, acmejson.LoadOptions{Resolver: rs.name, Logger: s.slog, TightenPermissions: true})
+	})
 }
 
 // accountFromStorage builds Traefik's account entry from certmagic's

@@ -43,7 +43,7 @@ var scenarios = []scenario{
 	{"start-first", "start with an M-certificate acme.json, empty storage (import)"},
 	{"start-second", "start again on the imported storage"},
 	{"start-plain", "plain Caddy without this module on that storage (baseline)"},
-	{"mirror", "mirror one certificate into an M-certificate acme.json"},
+	{"mirror", "mirror certificates into an M-certificate acme.json"},
 }
 
 // childResult is what a child prints on stdout.
@@ -232,7 +232,8 @@ func runParent(ctx context.Context, out io.Writer, f flags) error {
 			steady = mib(st.Steady.RSS)
 		case r.res.Mirror != nil:
 			m := r.res.Mirror
-			result = fmt.Sprintf("%s per certificate (%d mirrors, file %.1f MiB)", ms(m.PerCertificate), m.Mirrors, float64(m.FileBytes)/(1<<20))
+			result = fmt.Sprintf("%s per certificate one at a time; %s per certificate when %d arrive together (%d writes); file %.1f MiB",
+				ms(m.PerCertificate), ms(m.PerCertificateTogether), m.Mirrors, m.Writes, float64(m.FileBytes)/(1<<20))
 		}
 		fmt.Fprintf(out, "| %s | %s | %s | %s | %s |\n", r.s.desc, result, orders, mib(r.res.Memory.PeakRSS), steady)
 	}
