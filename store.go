@@ -35,9 +35,9 @@ type stores struct {
 	logger  *zap.Logger
 	slog    *slog.Logger
 
-	byResolver map[string]*resolverStore // resolvers with an acme.json
+	byResolver map[string]*resolverStore    // resolvers with an acme.json
 	writers    map[string]*acmejson.Batcher // by acme.json path (resolvers may share a file)
-	issued     sync.Map                  // certificate name → resolver name, recorded by Issue
+	issued     sync.Map                     // certificate name → resolver name, recorded by Issue
 }
 
 type resolverStore struct {
