@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"reflect"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -196,9 +197,22 @@ func (a *App) loadStatic() (*config.Static, error) {
 // durations. Errors name the resolver and the Traefik option at fault.
 func (a *App) Validate() error {
 	var errs []string
+	// Resolvers with the same CA and email share one ACME account in
+	// certmagic, and with it one order limiter.
+	byAccount := map[string]string{}
 	for _, name := range sortedKeys(a.resolvers) {
-		if err := a.resolvers[name].Validate(name, a.entryPoints); err != nil {
+		res := a.resolvers[name]
+		if err := res.Validate(name, a.entryPoints); err != nil {
 			errs = append(errs, err.Error())
+		}
+		acct := rateLimiterKey(res.CAServer, res.Email)
+		other, seen := byAccount[acct]
+		if !seen {
+			byAccount[acct] = name
+			continue
+		}
+		if !reflect.DeepEqual(res.OrderRateLimit, a.resolvers[other].OrderRateLimit) {
+			errs = append(errs, fmt.Sprintf("resolver %q: order_rate_limit: differs from resolver %q's, which uses the same ACME account (same caServer and email) and so the same limiter; set the same value on both", name, other))
 		}
 	}
 	if len(errs) > 0 {

@@ -97,6 +97,29 @@ a.example.com {
 			atAdapt: true,
 		},
 		{
+			desc: "order rate limit differing on one account",
+			caddyfile: `{
+	traefik_acme {
+		entrypoint web :80
+		resolver fast {
+			email ops@example.com
+			order_rate_limit 100 10s
+			http_challenge web
+		}
+		resolver slow {
+			email ops@example.com
+			tls_challenge
+		}
+	}
+}
+a.example.com {
+	tls {
+		issuer traefik fast
+	}
+}`,
+			want: []string{`resolver "slow"`, "order_rate_limit", `resolver "fast"`, "same ACME account"},
+		},
+		{
 			desc: "order rate limit without a window",
 			caddyfile: `{
 	traefik_acme {
