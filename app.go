@@ -29,8 +29,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
