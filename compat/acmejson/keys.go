@@ -264,8 +264,9 @@ func (a *Account) Key() (*rsa.PrivateKey, error) {
 // RSA-4096, so 7.5 s of CPU for an acme.json of 5,000 Traefik-default
 // certificates), while this decodes the ASN.1 structure and checks
 // N = P·Q, E·D ≡ 1 mod P−1 and Q−1, and the CRT values when present, in
-// microseconds. EC and Ed25519 keys are parsed normally (cheap). Errors never
-// contain key material.
+// microseconds. RSA keys over 16,384 bits are refused (x509 would take
+// minutes over a crafted one). EC and Ed25519 keys are parsed normally
+// (cheap). Errors never contain key material.
 func PublicKeyOfPrivateKeyPEM(keyPEM []byte) (crypto.PublicKey, error) {
 	rest := keyPEM
 	for {
@@ -299,6 +300,10 @@ func PublicKeyOfPrivateKeyPEM(keyPEM []byte) (crypto.PublicKey, error) {
 	}
 }
 
+// maxRSABits is the largest RSA modulus PublicKeyOfPrivateKeyPEM accepts:
+// twice Traefik's largest keyType (RSA8192).
+const maxRSABits = 16384
+
 // oidRSAEncryption is PKCS#1's rsaEncryption algorithm.
 var oidRSAEncryption = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
 
@@ -323,6 +328,11 @@ func rsaPublicOfPKCS1(der []byte) (pub *rsa.PublicKey, ok bool, err error) {
 		// Not PKCS#1 (or a multi-prime key, version 1): let the caller
 		// try the other encodings, as x509 does.
 		return nil, false, nil
+	}
+	if bits := k.N.BitLen(); bits > maxRSABits {
+		// crypto/x509 would spend minutes on it (about a minute for
+		// 400,000 bits), and so would certmagic loading it.
+		return nil, true, fmt.Errorf("parsing private key: %d-bit RSA key refused (more than %d bits)", bits, maxRSABits)
 	}
 	bad := errors.New("parsing private key: inconsistent RSA private key (redacted)")
 	one := big.NewInt(1)

@@ -319,6 +319,12 @@ func TestPublicKeyOfPrivateKeyPEM(t *testing.T) {
 			}
 		})
 	}
+	// A giant modulus is refused before any arithmetic.
+	huge := base()
+	huge.N = new(big.Int).Lsh(big.NewInt(1), maxRSABits) // maxRSABits+1 bits
+	if _, err := PublicKeyOfPrivateKeyPEM(pemOf("RSA PRIVATE KEY", must(asn1.Marshal(huge)))); err == nil || !strings.Contains(err.Error(), "16385-bit") {
+		t.Errorf("giant key: error %v", err)
+	}
 	for _, junk := range [][]byte{nil, []byte("junk"), pemOf("PRIVATE KEY", []byte("secretbytes"))} {
 		if _, err := PublicKeyOfPrivateKeyPEM(junk); err == nil {
 			t.Errorf("no error for %q", junk)
