@@ -133,9 +133,13 @@ func stopCaddy() error {
 	return nil
 }
 
-// render executes a Caddyfile template with data.
+// render executes a Caddyfile template with data; {{template "preamble" .}}
+// inserts [preamble].
 func render(tmpl string, data any) (string, error) {
 	t, err := template.New("caddyfile").Parse(tmpl)
+	if err == nil {
+		_, err = t.New("preamble").Parse(preamble)
+	}
 	if err != nil {
 		return "", fmt.Errorf("parsing the Caddyfile template: %w", err)
 	}
@@ -145,6 +149,20 @@ func render(tmpl string, data any) (string, error) {
 	}
 	return buf.String(), nil
 }
+
+// preamble is the global options every scenario's Caddyfile starts with
+// ({{template "preamble" .}}): loopback only, no local CA trust, quiet.
+const preamble = `	admin off
+	skip_install_trust
+	storage file_system {{.Storage}}
+	http_port {{.HTTPPort}}
+	https_port {{.HTTPSPort}}
+	default_bind 127.0.0.1
+	log {
+		output file {{.Log}}
+		format json
+		level WARN
+	}`
 
 // handshake makes one full TLS handshake (no session resumption) with the
 // server at addr for name and verifies the chain against roots.

@@ -50,17 +50,7 @@ type ObtainResult struct {
 }
 
 const obtainCaddyfile = `{
-	admin off
-	skip_install_trust
-	storage file_system {{.Storage}}
-	http_port {{.HTTPPort}}
-	https_port {{.HTTPSPort}}
-	default_bind 127.0.0.1
-	log {
-		output file {{.Log}}
-		format json
-		level WARN
-	}
+{{template "preamble" .}}
 	traefik_acme {
 		entrypoint web 127.0.0.1:{{.HTTPPort}}
 		resolver le {

@@ -197,17 +197,7 @@ type StartResult struct {
 }
 
 const startCaddyfile = `{
-	admin off
-	skip_install_trust
-	storage file_system {{.Storage}}
-	http_port {{.HTTPPort}}
-	https_port {{.HTTPSPort}}
-	default_bind 127.0.0.1
-	log {
-		output file {{.Log}}
-		format json
-		level WARN
-	}
+{{template "preamble" .}}
 	traefik_acme {
 		resolver le {
 			email bench@example.test
@@ -229,17 +219,7 @@ const startCaddyfile = `{
 // plainCaddyfile is startCaddyfile without this module: Caddy's own ACME
 // issuer for the same CA, whose storage keys are those the import wrote.
 const plainCaddyfile = `{
-	admin off
-	skip_install_trust
-	storage file_system {{.Storage}}
-	http_port {{.HTTPPort}}
-	https_port {{.HTTPSPort}}
-	default_bind 127.0.0.1
-	log {
-		output file {{.Log}}
-		format json
-		level WARN
-	}
+{{template "preamble" .}}
 }
 {{.Sites}} {
 	tls {
