@@ -6,7 +6,8 @@
 //
 // The scenarios are plain functions so that both `go test -bench` (see
 // bench_test.go) and the driver command cmd/traefik-acme-bench can run them.
-// Caddy is a process-wide singleton: run one scenario at a time.
+// Caddy runs through internal/caddytest. It is a process-wide singleton:
+// run one scenario at a time.
 //
 // Scenarios:
 //   - [Obtain]: N certificates through HTTP-01 from an empty storage.
@@ -23,20 +24,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"text/template"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	_ "github.com/caddyserver/caddy/v2/modules/standard" // the http app and the file_system storage
-
 	_ "github.com/ac075510/caddy-traefik-acme" // the traefik_acme app and issuer
+	"github.com/ac075510/caddy-traefik-acme/internal/caddytest"
 )
 
 // pollInterval is how often a readiness condition is checked.
@@ -112,58 +108,6 @@ func Machine() string {
 		cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0), mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
 }
 
-// startCaddy adapts and loads caddyfileText; it returns when caddy.Load
-// returns (Caddy's apps have started).
-func startCaddy(caddyfileText string) error {
-	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfileText), map[string]any{"filename": "Caddyfile"})
-	if err != nil {
-		return fmt.Errorf("adapting the Caddyfile: %w", err)
-	}
-	if err := caddy.Load(cfgJSON, true); err != nil {
-		return fmt.Errorf("starting caddy: %w", err)
-	}
-	return nil
-}
-
-// stopCaddy stops the in-process Caddy.
-func stopCaddy() error {
-	if err := caddy.Stop(); err != nil {
-		return fmt.Errorf("stopping caddy: %w", err)
-	}
-	return nil
-}
-
-// render executes a Caddyfile template with data; {{template "preamble" .}}
-// inserts [preamble].
-func render(tmpl string, data any) (string, error) {
-	t, err := template.New("caddyfile").Parse(tmpl)
-	if err == nil {
-		_, err = t.New("preamble").Parse(preamble)
-	}
-	if err != nil {
-		return "", fmt.Errorf("parsing the Caddyfile template: %w", err)
-	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
-		return "", fmt.Errorf("rendering the Caddyfile template: %w", err)
-	}
-	return buf.String(), nil
-}
-
-// preamble is the global options every scenario's Caddyfile starts with
-// ({{template "preamble" .}}): loopback only, no local CA trust, quiet.
-const preamble = `	admin off
-	skip_install_trust
-	storage file_system {{.Storage}}
-	http_port {{.HTTPPort}}
-	https_port {{.HTTPSPort}}
-	default_bind 127.0.0.1
-	log {
-		output file {{.Log}}
-		format json
-		level WARN
-	}`
-
 // handshake makes one full TLS handshake (no session resumption) with the
 // server at addr for name and verifies the chain against roots.
 func handshake(ctx context.Context, addr, name string, roots *x509.CertPool) (*x509.Certificate, error) {
@@ -182,15 +126,11 @@ func pollHandshake(ctx context.Context, addr, name string, roots *x509.CertPool)
 
 // dialTLS completes one TLS handshake with cfg and returns the leaf served.
 func dialTLS(ctx context.Context, addr string, cfg *tls.Config) (*x509.Certificate, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	d := tls.Dialer{Config: cfg}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	st, err := caddytest.DialTLS(ctx, addr, cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	return conn.(*tls.Conn).ConnectionState().PeerCertificates[0], nil
+	return st.PeerCertificates[0], nil
 }
 
 // waitServed polls handshakes for every name concurrently until each one
@@ -250,27 +190,4 @@ func waitServed(ctx context.Context, addr string, names []string, roots *x509.Ce
 		return first, last, fmt.Errorf("waiting for certificates (%d of %d missing): %w", len(errs), len(names), errs[0])
 	}
 	return first, last, nil
-}
-
-// freePort returns a TCP port that was free on 127.0.0.1.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("reserving a loopback port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// logTail returns the last n lines of the file at path, for error reports.
-func logTail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

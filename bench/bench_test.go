@@ -16,7 +16,7 @@ import (
 // (those belong to `go test -bench` and cmd/traefik-acme-bench).
 func TestScenarios(t *testing.T) {
 	t.Run("obtain", func(t *testing.T) {
-		res, err := Obtain(t.Context(), t, ObtainOptions{Names: 3, KeyType: "EC256", RateLimit: 1000, Timeout: 2 * time.Minute})
+		res, err := Obtain(t.Context(), ObtainOptions{Dir: t.TempDir(), Names: 3, KeyType: "EC256", RateLimit: 1000, Timeout: 2 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func BenchmarkObtain100(b *testing.B) {
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				res, err := Obtain(b.Context(), b, ObtainOptions{Names: 100, KeyType: c.keyType, RateLimit: c.rateLimit})
+				res, err := Obtain(b.Context(), ObtainOptions{Dir: b.TempDir(), Names: 100, KeyType: c.keyType, RateLimit: c.rateLimit})
 				if err != nil {
 					b.Fatal(err)
 				}

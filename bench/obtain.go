@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -10,10 +11,14 @@ import (
 	"time"
 
 	"github.com/ac075510/caddy-traefik-acme/internal/acmetest"
+	"github.com/ac075510/caddy-traefik-acme/internal/caddytest"
 )
 
 // ObtainOptions configures [Obtain].
 type ObtainOptions struct {
+	// Dir is an existing directory for the CA's files and Caddy's storage
+	// and log.
+	Dir string
 	// Names is how many certificates to obtain (one name each).
 	Names int
 	// KeyType is the resolver's keyType, in Traefik's spelling: "EC256",
@@ -86,9 +91,9 @@ func ObtainNames(n int) []string {
 // holds opts.Names names issued by a traefik resolver with httpChallenge,
 // from an empty storage, and waits until every name is served with a chain
 // that verifies against the CA's root. It fails if the CA saw any number of
-// orders other than one per name. tb receives the CA's lifecycle (its
-// Cleanup stops the CA); Caddy is stopped before Obtain returns.
-func Obtain(ctx context.Context, tb acmetest.TB, opts ObtainOptions) (ObtainResult, error) {
+// orders other than one per name. The CA and Caddy are stopped before
+// Obtain returns.
+func Obtain(ctx context.Context, opts ObtainOptions) (ObtainResult, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 10 * time.Minute
 	}
@@ -103,11 +108,19 @@ func Obtain(ctx context.Context, tb acmetest.TB, opts ObtainOptions) (ObtainResu
 	defer cancel()
 
 	err := func() error {
-		ca := acmetest.Start(tb)
-		dir := tb.TempDir()
+		if opts.Dir == "" {
+			return errors.New("obtain: no directory")
+		}
+		ca, err := acmetest.New(acmetest.WithDir(opts.Dir))
+		if err != nil {
+			return err
+		}
+		defer ca.Close()
+		dir := opts.Dir
 		names := ObtainNames(opts.Names)
 		data := map[string]any{
 			"Storage":    filepath.Join(dir, "storage"),
+			"LogLevel":   "WARN",
 			"Log":        filepath.Join(dir, "caddy.log"),
 			"HTTPPort":   ca.HTTPPort(),
 			"HTTPSPort":  ca.TLSALPNPort(),
@@ -118,19 +131,19 @@ func Obtain(ctx context.Context, tb acmetest.TB, opts ObtainOptions) (ObtainResu
 			"RateWindow": opts.RateWindow,
 			"Sites":      strings.Join(names, ", "),
 		}
-		text, err := render(obtainCaddyfile, data)
+		text, err := caddytest.Render(obtainCaddyfile, data)
 		if err != nil {
 			return err
 		}
 		start := time.Now()
-		if err := startCaddy(text); err != nil {
+		if err := caddytest.Load(text); err != nil {
 			return err
 		}
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ca.TLSALPNPort()))
 		first, last, err := waitServed(ctx, addr, names, ca.RootPool())
-		stopErr := stopCaddy()
+		stopErr := caddytest.Stop()
 		if err != nil {
-			return fmt.Errorf("%w\ncaddy log (tail):\n%s", err, logTail(data["Log"].(string), 20))
+			return fmt.Errorf("%w\ncaddy log (tail):\n%s", err, caddytest.LogTail(data["Log"].(string), 20))
 		}
 		if stopErr != nil {
 			return stopErr

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
+	"github.com/ac075510/caddy-traefik-acme/internal/caddytest"
 )
 
 // StartResolver is the resolver name the generated acme.json uses.
@@ -271,23 +272,21 @@ func Start(ctx context.Context, opts StartOptions) (StartResult, error) {
 		}
 		res.Imported = true
 	}
-	httpPort, err := freePort()
+	ports, err := caddytest.FreePorts(2)
 	if err != nil {
 		return res, err
 	}
-	httpsPort, err := freePort()
-	if err != nil {
-		return res, err
-	}
+	httpPort, httpsPort := ports[0], ports[1]
 	names := StartNames(opts.Certificates)
 	logFile := filepath.Join(opts.Dir, "caddy.log")
 	tmpl := startCaddyfile
 	if opts.Plain {
 		tmpl = plainCaddyfile
 	}
-	text, err := render(tmpl, map[string]any{
+	text, err := caddytest.Render(tmpl, map[string]any{
 		"Storage":   storage,
 		"Log":       logFile,
+		"LogLevel":  "WARN",
 		"HTTPPort":  httpPort,
 		"HTTPSPort": httpsPort,
 		"Dir":       deadCA,
@@ -300,17 +299,17 @@ func Start(ctx context.Context, opts StartOptions) (StartResult, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort))
 
 	start := time.Now()
-	if err := startCaddy(text); err != nil {
+	if err := caddytest.Load(text); err != nil {
 		return res, err
 	}
 	stopped := false
 	defer func() {
 		if !stopped {
-			_ = stopCaddy()
+			_ = caddytest.Stop()
 		}
 	}()
 	fail := func(err error) (StartResult, error) {
-		return res, fmt.Errorf("%w\ncaddy log (tail):\n%s", err, logTail(logFile, 20))
+		return res, fmt.Errorf("%w\ncaddy log (tail):\n%s", err, caddytest.LogTail(logFile, 20))
 	}
 	if _, _, err := waitServed(ctx, addr, names[len(names)-1:], roots); err != nil {
 		return fail(err)
@@ -345,7 +344,7 @@ func Start(ctx context.Context, opts StartOptions) (StartResult, error) {
 	}
 	res.Steady = ReadMemory()
 	stopped = true
-	if err := stopCaddy(); err != nil {
+	if err := caddytest.Stop(); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -6,6 +6,6 @@
 // the in-process test CA, and checks that every name is ordered once, served
 // by every instance, mirrored into the shared acme.json, and that killing an
 // instance mid-issuance loses nothing. See cluster_test.go. It is part of
-// the suite (`go test -race ./...`) and needs redis-server on the PATH,
-// which .ci/run installs.
+// the suite (`go test -race ./...`): it needs Linux and redis-server on the
+// PATH (which .ci/run installs); without them it is skipped with the reason.
 package cluster

@@ -30,12 +30,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
-
 	_ "github.com/ac075510/caddy-traefik-acme"
 	"github.com/ac075510/caddy-traefik-acme/internal/acmetest"
+	"github.com/ac075510/caddy-traefik-acme/internal/caddytest"
 )
 
 // site is one name the demo obtains a certificate for.
@@ -117,13 +114,16 @@ func run(ctx context.Context, out io.Writer, dir string, once bool) (err error) 
 			return err
 		}
 	}
-	prog := acmetest.NewProgram(dir)
-	return prog.Run(func() error { return demo(ctx, prog, out, dir, once) })
+	ca, err := acmetest.New(acmetest.WithDir(dir))
+	if err != nil {
+		return err
+	}
+	defer ca.Close()
+	return demo(ctx, ca, out, dir, once)
 }
 
-// demo is run's body; prog hosts the embedded CA and ends it when run returns.
-func demo(ctx context.Context, prog *acmetest.Program, out io.Writer, dir string, once bool) error {
-	ca := acmetest.Start(prog)
+// demo is run's body, with the embedded CA that run ends when demo returns.
+func demo(ctx context.Context, ca *acmetest.CA, out io.Writer, dir string, once bool) error {
 	rootFile := filepath.Join(dir, "pebble-root.pem")
 	if err := os.WriteFile(rootFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Roots()[0].Raw}), 0o644); err != nil {
 		return err
@@ -141,16 +141,12 @@ func demo(ctx context.Context, prog *acmetest.Program, out io.Writer, dir string
 	if err := os.WriteFile(cfPath, []byte(caddyfile), 0o644); err != nil {
 		return err
 	}
-	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), map[string]any{"filename": cfPath})
-	if err != nil {
-		return fmt.Errorf("adapting %s: %w", cfPath, err)
-	}
 	fmt.Fprintf(out, "Embedded ACME CA (Pebble): %s\nCaddyfile: %s\nCaddy log: %s\n\nObtaining certificates...\n", ca.DirectoryURL(), cfPath, filepath.Join(dir, "caddy.log"))
 	start := time.Now()
-	if err := caddy.Load(cfgJSON, true); err != nil {
-		return fmt.Errorf("starting Caddy: %w", err)
+	if err := caddytest.Load(caddyfile); err != nil {
+		return fmt.Errorf("%s: %w", cfPath, err)
 	}
-	defer func() { _ = caddy.Stop() }()
+	defer func() { _ = caddytest.Stop() }()
 
 	roots := ca.RootPool()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ca.TLSALPNPort()))
@@ -180,12 +176,9 @@ func waitForCertificate(ctx context.Context, addr, name string, roots *x509.Cert
 	defer cancel()
 	var lastErr error
 	for {
-		d := tls.Dialer{Config: &tls.Config{ServerName: name, RootCAs: roots, MinVersion: tls.VersionTLS12}}
-		conn, err := d.DialContext(ctx, "tcp", addr)
+		st, err := caddytest.DialTLS(ctx, addr, &tls.Config{ServerName: name, RootCAs: roots, MinVersion: tls.VersionTLS12})
 		if err == nil {
-			leaf := conn.(*tls.Conn).ConnectionState().PeerCertificates[0]
-			conn.Close()
-			return leaf, nil
+			return st.PeerCertificates[0], nil
 		}
 		lastErr = err
 		select {

@@ -2,7 +2,9 @@
 // authoritative DNS server inside the test process, on loopback addresses with
 // random ports, so that tests can obtain real certificates offline.
 //
-// It is a test-only package: import it only from _test.go files.
+// Tests, the benchmarks and the offline demo use it: tests call Start, which
+// fails the test on error and stops the CA in t.Cleanup; programs call New
+// and Close. It is internal: it never enters a Caddy built with xcaddy.
 //
 // A typical test:
 //
@@ -23,19 +25,20 @@
 // # Process environment
 //
 // Pebble reads its tuning knobs from the process environment when va.New and
-// wfe.New run. Start therefore sets, with os.Setenv and for the rest of the
+// wfe.New run. New therefore sets, with os.Setenv and for the rest of the
 // process, PEBBLE_VA_NOSLEEP=1 (no random validation delay),
 // PEBBLE_WFE_NONCEREJECT=0 (no spurious badNonce errors) and
 // PEBBLE_AUTHZREUSE=0 (every order is validated again). t.Setenv is not used on
 // purpose: it panics in tests that call t.Parallel, and it would forbid callers
 // from running CA-backed tests in parallel. The values are (re)applied under a
-// package mutex around construction, so concurrent Start calls are safe.
-// Start fails the test if PEBBLE_VA_ALWAYS_VALID is set to a true value,
+// package mutex around construction, so concurrent New calls are safe.
+// New fails if PEBBLE_VA_ALWAYS_VALID is set to a true value,
 // because that would turn validation off.
 //
 // # Resources
 //
-// Everything Start creates is stopped in t.Cleanup with bounded waits. Pebble's
+// Everything New creates is stopped by Close (Start: in t.Cleanup) with
+// bounded waits. Pebble's
 // validation authority runs one worker goroutine that Pebble offers no way to
 // stop; it stays parked on an unreferenced channel after the test (a known,
 // harmless leak of one goroutine per CA).
@@ -50,6 +53,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -79,21 +83,29 @@ const ShortLivedProfile = "shortlived"
 // stopTimeout bounds every shutdown step run by Stop and t.Cleanup.
 const stopTimeout = 10 * time.Second
 
-// Option changes how Start configures the CA.
+// Option changes how New and Start configure the CA.
 type Option func(*options)
 
 type options struct {
+	dir            string
 	eab            map[string]string
 	alternateRoots int
 	validity       time.Duration
 	chainLength    int
 }
 
+// WithDir makes the CA write its files (the ACME API's server certificate)
+// into dir, which must exist. Default: a new temporary directory, removed
+// by Close. Start uses t.TempDir().
+func WithDir(dir string) Option {
+	return func(o *options) { o.dir = dir }
+}
+
 // WithEAB makes the CA require External Account Binding (RFC 8555 §7.3.4) on
 // every new account and registers keys, a map from key identifier (kid) to
 // the HMAC key encoded as unpadded base64url (the form ACME clients such as
 // acmez, certmagic and lego expect). An empty map leaves EAB optional.
-// Start fails the test if a key is not valid unpadded base64url.
+// New fails if a key is not valid unpadded base64url.
 func WithEAB(keys map[string]string) Option {
 	return func(o *options) {
 		if o.eab == nil {
@@ -129,7 +141,7 @@ func WithChainLength(n int) Option {
 }
 
 // CA is a running Pebble ACME server plus the DNS server its validation
-// authority uses. Create it with Start. All methods are safe for concurrent
+// authority uses. Create it with Start or New. All methods are safe for concurrent
 // use.
 type CA struct {
 	dirURL     string
@@ -142,8 +154,12 @@ type CA struct {
 	profile    string
 	dns        *DNS
 	counts     *counter
-	tb         TB
+	logs       *logBuffer
+	dir        string // holds certFile
+	ownDir     bool   // dir was created by New, removed by Close
+	logf       func(format string, args ...any)
 	stopOnce   sync.Once
+	closeOnce  sync.Once
 }
 
 // envMu serialises setting Pebble's environment variables with the
@@ -158,16 +174,35 @@ var pebbleEnv = [...][2]string{
 	{"PEBBLE_AUTHZREUSE", "0"},
 }
 
-// Start runs a new, independent CA for the test and stops it in t.Cleanup.
-// Each CA has its own in-memory database, freshly generated ECDSA roots and
-// intermediates, its own DNS server (with a fresh TSIG secret) and its own
-// ports. Pebble runs non-strict, with no Retry-After delays, no OCSP URL and
-// the CAA identity "pebble.letsencrypt.org". Start fails the test (t.Fatal)
-// if any part cannot be started or an option is invalid. It may be called
-// from parallel tests.
+// Start runs a new, independent CA for the test and stops it in t.Cleanup
+// (see New). Start fails the test (t.Fatal) if any part cannot be started
+// or an option is invalid, and writes Pebble's log to the test log if the
+// test failed. It may be called from parallel tests.
 func Start(t TB, opts ...Option) *CA {
 	t.Helper()
+	c, err := New(append([]Option{WithDir(t.TempDir())}, opts...)...)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	c.logf = t.Logf
+	c.dns.logf = t.Logf
+	t.Cleanup(func() {
+		c.Close()
+		if t.Failed() {
+			t.Logf("acmetest: pebble log:\n%s", c.PebbleLog())
+		}
+	})
+	return c
+}
 
+// New runs a new, independent CA, for programs (the offline demo, the
+// benchmark driver) as well as tests; the caller ends it with Close. Each
+// CA has its own in-memory database, freshly generated ECDSA roots and
+// intermediates, its own DNS server (with a fresh TSIG secret) and its own
+// ports. Pebble runs non-strict, with no Retry-After delays, no OCSP URL and
+// the CAA identity "pebble.letsencrypt.org". New returns an error if any
+// part cannot be started or an option is invalid.
+func New(opts ...Option) (_ *CA, err error) {
 	o := options{chainLength: 1}
 	for _, opt := range opts {
 		opt(&o)
@@ -175,11 +210,11 @@ func Start(t TB, opts ...Option) *CA {
 	profileName, profile := DefaultProfile, ca.Profile{Description: "acmetest default profile"}
 	switch {
 	case o.alternateRoots < 0:
-		t.Fatalf("acmetest: alternate roots must be >= 0, got %d", o.alternateRoots)
+		return nil, fmt.Errorf("acmetest: alternate roots must be >= 0, got %d", o.alternateRoots)
 	case o.chainLength < 1:
-		t.Fatalf("acmetest: chain length must be >= 1, got %d", o.chainLength)
+		return nil, fmt.Errorf("acmetest: chain length must be >= 1, got %d", o.chainLength)
 	case o.validity != 0 && o.validity < time.Second:
-		t.Fatalf("acmetest: short validity must be at least 1s, got %v", o.validity)
+		return nil, fmt.Errorf("acmetest: short validity must be at least 1s, got %v", o.validity)
 	}
 	if o.validity != 0 {
 		profileName = ShortLivedProfile
@@ -190,30 +225,41 @@ func Start(t TB, opts ...Option) *CA {
 	}
 	for kid, key := range o.eab {
 		if kid == "" {
-			t.Fatal("acmetest: empty eab key id")
+			return nil, errors.New("acmetest: empty eab key id")
 		}
 		if _, err := base64.RawURLEncoding.DecodeString(key); err != nil || key == "" {
 			// The key itself is a secret: never print it.
-			t.Fatalf("acmetest: eab key for kid %q is not unpadded base64url: (redacted)", kid)
+			return nil, fmt.Errorf("acmetest: eab key for kid %q is not unpadded base64url: (redacted)", kid)
 		}
 	}
 
-	logs := &logBuffer{}
-	t.Cleanup(func() { // registered first, so it runs last
-		if t.Failed() {
-			t.Logf("acmetest: pebble log:\n%s", logs.String())
+	c := &CA{profile: profileName, logs: &logBuffer{}}
+	defer func() {
+		if err != nil {
+			c.Close()
 		}
-	})
-	logger := log.New(logs, "pebble ", log.Lmicroseconds)
+	}()
+	c.dir = o.dir
+	if c.dir == "" {
+		if c.dir, err = os.MkdirTemp("", "acmetest-"); err != nil {
+			return nil, fmt.Errorf("acmetest: %w", err)
+		}
+		c.ownDir = true
+	}
+	logger := log.New(c.logs, "pebble ", log.Lmicroseconds)
 
-	dnsSrv := StartDNS(t)
-	httpPort, tlsPort := freePorts(t)
+	if c.dns, err = NewDNS(); err != nil {
+		return nil, err
+	}
+	if c.httpPort, c.tlsPort, err = freePorts(); err != nil {
+		return nil, err
+	}
 
 	store := db.NewMemoryStore()
 	for kid, key := range o.eab {
 		if err := store.AddExternalAccountKeyByID(kid, key); err != nil {
 			// Pebble's error text contains the key.
-			t.Fatalf("acmetest: adding eab key for kid %q: (redacted)", kid)
+			return nil, fmt.Errorf("acmetest: adding eab key for kid %q: (redacted)", kid)
 		}
 	}
 
@@ -221,55 +267,63 @@ func Start(t TB, opts ...Option) *CA {
 	for _, kv := range pebbleEnv {
 		if err := os.Setenv(kv[0], kv[1]); err != nil {
 			envMu.Unlock()
-			t.Fatalf("acmetest: setting %s: %v", kv[0], err)
+			return nil, fmt.Errorf("acmetest: setting %s: %w", kv[0], err)
 		}
 	}
 	switch v := os.Getenv("PEBBLE_VA_ALWAYS_VALID"); v {
 	case "1", "true", "True", "TRUE":
 		envMu.Unlock()
-		t.Fatalf("acmetest: PEBBLE_VA_ALWAYS_VALID=%s would disable validation; unset it", v)
+		return nil, fmt.Errorf("acmetest: PEBBLE_VA_ALWAYS_VALID=%s would disable validation; unset it", v)
 	}
 	cai := ca.New(logger, store, "", "ecdsa", o.alternateRoots, o.chainLength,
 		map[string]ca.Profile{profileName: profile})
-	vai := va.New(logger, httpPort, tlsPort, false, dnsSrv.Addr(), store)
+	vai := va.New(logger, c.httpPort, c.tlsPort, false, c.dns.Addr(), store)
 	wfei := wfe.New(logger, store, vai, cai, []string{"pebble.letsencrypt.org"},
 		false, len(o.eab) > 0, 0, 0)
 	envMu.Unlock()
 
 	handler := wfei.Handler()
-	counts, err := newCounter(handler)
-	if err != nil {
-		t.Fatalf("acmetest: %v", err)
-	}
-
-	c := &CA{
-		httpPort: httpPort,
-		tlsPort:  tlsPort,
-		profile:  profileName,
-		dns:      dnsSrv,
-		counts:   counts,
-		tb:       t,
+	if c.counts, err = newCounter(handler); err != nil {
+		return nil, fmt.Errorf("acmetest: %w", err)
 	}
 	for i := range cai.GetNumberOfRootCerts() {
 		c.roots = append(c.roots, cai.GetRootCert(i).Cert)
 	}
 
-	srv := httptest.NewUnstartedServer(counts)
-	srv.Config.ErrorLog = log.New(logs, "acme api ", log.Lmicroseconds)
+	srv := httptest.NewUnstartedServer(c.counts)
+	srv.Config.ErrorLog = log.New(c.logs, "acme api ", log.Lmicroseconds)
 	srv.StartTLS()
 	c.srv = srv
 	c.dirURL = srv.URL + wfe.DirectoryPath
-	t.Cleanup(c.Stop)
 
 	c.serverPool = x509.NewCertPool()
 	c.serverPool.AddCert(srv.Certificate())
-	c.certFile = filepath.Join(t.TempDir(), "acme-server.pem")
+	c.certFile = filepath.Join(c.dir, "acme-server.pem")
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	if err := os.WriteFile(c.certFile, pemBytes, 0o600); err != nil {
-		t.Fatalf("acmetest: writing server certificate: %v", err)
+		return nil, fmt.Errorf("acmetest: writing server certificate: %w", err)
 	}
-	return c
+	return c, nil
 }
+
+// Close stops the ACME API and the DNS server and removes the directory New
+// created (not one given with WithDir). It is idempotent; Start's t.Cleanup
+// calls it.
+func (c *CA) Close() {
+	c.closeOnce.Do(func() {
+		c.Stop()
+		if c.dns != nil {
+			c.dns.Close()
+		}
+		if c.ownDir {
+			_ = os.RemoveAll(c.dir)
+		}
+	})
+}
+
+// PebbleLog returns what Pebble and the ACME API's HTTP server logged so
+// far (at most a few MiB).
+func (c *CA) PebbleLog() string { return c.logs.String() }
 
 // DirectoryURL returns the ACME directory URL,
 // https://127.0.0.1:<port>/dir. It keeps returning the same URL after Stop.
@@ -366,10 +420,13 @@ func (c *CA) OrderedNames() []string { return c.counts.orderedNames() }
 
 // Stop closes the ACME API: afterwards connections to DirectoryURL are
 // refused, as for a CA that is down. The DNS server keeps running, and the
-// counters stay readable. Stop is idempotent and also runs in t.Cleanup.
+// counters stay readable. Stop is idempotent; Close also stops.
 func (c *CA) Stop() {
+	if c.srv == nil {
+		return
+	}
 	c.stopOnce.Do(func() {
-		within(c.tb, "closing acme api", func() {
+		within(c.logf, "closing acme api", func() {
 			c.srv.CloseClientConnections()
 			c.srv.Close()
 		})
@@ -377,8 +434,9 @@ func (c *CA) Stop() {
 }
 
 // within runs f and waits at most stopTimeout for it, logging (not failing)
-// if it takes longer; f then finishes in the background.
-func within(t TB, what string, f func()) {
+// (with logf, when not nil) if it takes longer; f then finishes in the
+// background.
+func within(logf func(string, ...any), what string, f func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -389,7 +447,9 @@ func within(t TB, what string, f func()) {
 	select {
 	case <-done:
 	case <-timer.C:
-		t.Logf("acmetest: %s: gave up after %v", what, stopTimeout)
+		if logf != nil {
+			logf("acmetest: %s: gave up after %v", what, stopTimeout)
+		}
 	}
 }
 
@@ -397,14 +457,16 @@ func within(t TB, what string, f func()) {
 // are released before returning, so another process could take them in the
 // meantime (a small window that certmagic and Pebble cannot avoid: Pebble
 // wants port numbers, and ACME clients bind them only while solving).
-func freePorts(t TB) (int, int) {
-	t.Helper()
+func freePorts() (int, int, error) {
 	var ports [2]int
 	var lns [2]net.Listener
 	for i := range lns {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("acmetest: reserving a loopback port: %v", err)
+			for _, l := range lns[:i] {
+				_ = l.Close()
+			}
+			return 0, 0, fmt.Errorf("acmetest: reserving a loopback port: %w", err)
 		}
 		lns[i] = ln
 		ports[i] = ln.Addr().(*net.TCPAddr).Port
@@ -412,7 +474,7 @@ func freePorts(t TB) (int, int) {
 	for _, ln := range lns {
 		_ = ln.Close()
 	}
-	return ports[0], ports[1]
+	return ports[0], ports[1], nil
 }
 
 // logBuffer collects Pebble's log in memory, keeping at most maxLog bytes.

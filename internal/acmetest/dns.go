@@ -66,6 +66,9 @@ type DNS struct {
 	mu     sync.RWMutex
 	txt    map[string][]string // canonical fqdn → values in insertion order
 	serial uint32
+
+	logf      func(format string, args ...any) // slow shutdowns; nil: not logged
+	closeOnce sync.Once
 }
 
 // StartDNS starts a DNS server for the test on 127.0.0.1 with a random port
@@ -73,10 +76,22 @@ type DNS struct {
 // in t.Cleanup. It fails the test if the server cannot start.
 func StartDNS(t TB) *DNS {
 	t.Helper()
+	d, err := NewDNS()
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	d.logf = t.Logf
+	t.Cleanup(d.Close)
+	return d
+}
 
+// NewDNS starts a DNS server on 127.0.0.1 with a random port (the same port
+// for UDP and TCP) and a fresh random TSIG secret. The caller stops it with
+// Close.
+func NewDNS() (*DNS, error) {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
-		t.Fatalf("acmetest: generating tsig secret: %v", err)
+		return nil, fmt.Errorf("acmetest: generating tsig secret: %w", err)
 	}
 	d := &DNS{
 		secret: base64.StdEncoding.EncodeToString(secret),
@@ -84,7 +99,10 @@ func StartDNS(t TB) *DNS {
 		serial: 1,
 	}
 
-	pc, ln := listenSamePort(t)
+	pc, ln, err := listenSamePort()
+	if err != nil {
+		return nil, err
+	}
 	d.addr = pc.LocalAddr().String()
 	started := make(chan struct{}, 2)
 	newServer := func() *dns.Server {
@@ -109,40 +127,43 @@ func StartDNS(t TB) *DNS {
 		case <-timeout.C:
 			_ = pc.Close()
 			_ = ln.Close()
-			t.Fatalf("acmetest: dns server on %s did not start within %v", d.addr, stopTimeout)
+			return nil, fmt.Errorf("acmetest: dns server on %s did not start within %v", d.addr, stopTimeout)
 		}
 	}
-	t.Cleanup(func() {
+	return d, nil
+}
+
+// Close stops the DNS server, waiting at most a bounded time. It is
+// idempotent.
+func (d *DNS) Close() {
+	d.closeOnce.Do(func() {
 		for _, srv := range []*dns.Server{d.udp, d.tcp} {
-			within(t, "stopping dns server", func() {
+			within(d.logf, "stopping dns server", func() {
 				ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 				defer cancel()
 				_ = srv.ShutdownContext(ctx)
 			})
 		}
 	})
-	return d
 }
 
 // listenSamePort binds UDP on a random loopback port, then TCP on the same
 // port, retrying with another port if TCP's is taken.
-func listenSamePort(t TB) (net.PacketConn, net.Listener) {
-	t.Helper()
+func listenSamePort() (net.PacketConn, net.Listener, error) {
 	var lastErr error
 	for range 20 {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("acmetest: listening on udp: %v", err)
+			return nil, nil, fmt.Errorf("acmetest: listening on udp: %w", err)
 		}
 		ln, err := net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
-			return pc, ln
+			return pc, ln, nil
 		}
 		lastErr = err
 		_ = pc.Close()
 	}
-	t.Fatalf("acmetest: no loopback port free for both udp and tcp: %v", lastErr)
-	return nil, nil
+	return nil, nil, fmt.Errorf("acmetest: no loopback port free for both udp and tcp: %w", lastErr)
 }
 
 // acceptQueriesAndUpdates is miekg/dns's default accept policy for queries,

@@ -1,8 +1,7 @@
 package acmetest
 
-// TB is the part of testing.TB the harness uses. Tests pass their
-// *testing.T; a program such as the offline demo passes its own
-// implementation, which lets it run the CA outside `go test`.
+// TB is the part of testing.TB that Start and StartDNS use. Programs
+// outside `go test` use New and NewDNS instead.
 type TB interface {
 	Helper()
 	Cleanup(func())

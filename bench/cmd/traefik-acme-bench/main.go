@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/ac075510/caddy-traefik-acme/bench"
-	"github.com/ac075510/caddy-traefik-acme/internal/acmetest"
 )
 
 // scenario is one row of the table.
@@ -101,18 +100,17 @@ func runChild(ctx context.Context, f flags) int {
 		}
 		defer stop()
 	}
-	tb := acmetest.NewProgram(f.dir)
-	err := tb.Run(func() error {
+	err := func() error {
 		switch f.child {
 		case "obtain-ec256", "obtain-rsa4096", "obtain-ec256-default":
-			opts := bench.ObtainOptions{Names: f.names, KeyType: "EC256", RateLimit: 1000}
+			opts := bench.ObtainOptions{Dir: f.dir, Names: f.names, KeyType: "EC256", RateLimit: 1000}
 			if f.child == "obtain-rsa4096" {
 				opts.KeyType = "RSA4096"
 			}
 			if f.child == "obtain-ec256-default" {
 				opts.RateLimit = 0
 			}
-			r, err := bench.Obtain(ctx, tb, opts)
+			r, err := bench.Obtain(ctx, opts)
 			res.Obtain = &r
 			return err
 		case "start-first", "start-second", "start-plain":
@@ -126,7 +124,7 @@ func runChild(ctx context.Context, f flags) int {
 			return err
 		}
 		return fmt.Errorf("unknown scenario %q", f.child)
-	})
+	}()
 	res.Memory = bench.ReadMemory()
 	if err != nil {
 		res.Error = err.Error()
