@@ -332,7 +332,7 @@ func TestGetCertServesTraefikFixtures(t *testing.T) {
 				if leaf == nil {
 					t.Fatalf("fixture has no leaf for %s", name)
 				}
-				chain := env.waitCert(t, sni, roots, 5*time.Second, expectLeaf(leaf))
+				chain := env.waitCert(t, sni, roots, visibleWithin, expectLeaf(leaf))
 				if len(chain) < 3 {
 					t.Errorf("%s: verified chain of %d certificates, want leaf, intermediate, root", sni, len(chain))
 				}
@@ -365,7 +365,7 @@ func TestGetCertResolverFilter(t *testing.T) {
 		if strings.HasPrefix(sni, "x.") {
 			name = "*.wild.example.test"
 		}
-		env.waitCert(t, sni, roots, 5*time.Second, expectLeaf(leaves[name]))
+		env.waitCert(t, sni, roots, visibleWithin, expectLeaf(leaves[name]))
 	}
 	if _, err := env.handshake("tls1.example.test", roots); err == nil {
 		t.Error("tls1.example.test (resolver tls-rsa, not listed) was served")
@@ -398,7 +398,7 @@ func TestGetCertFallsThrough(t *testing.T) {
 		env := newLocalCaddyEnv(t)
 		env.Extra["ask"] = ask.URL + "/ask"
 		startGetCertCaddy(t, env, raw, "", "")
-		env.waitCert(t, "h1.example.test", pebble, 5*time.Second, expectLeaf(h1))
+		env.waitCert(t, "h1.example.test", pebble, visibleWithin, expectLeaf(h1))
 		_, err := env.handshake("elsewhere.example.test", nil)
 		if err == nil {
 			t.Fatal("handshake for a name not in acme.json succeeded")
@@ -432,7 +432,7 @@ h1.example.test, other.example.test {
 	respond "ok"
 }
 `)
-		env.waitCert(t, "h1.example.test", pebble, 5*time.Second, expectLeaf(h1))
+		env.waitCert(t, "h1.example.test", pebble, visibleWithin, expectLeaf(h1))
 		rootFile := filepath.Join(env.Storage, "pki", "authorities", "local", "root.crt")
 		var internal *x509.CertPool
 		waitFor(t, "Caddy's internal CA root", 10*time.Second, func() bool {
