@@ -1,11 +1,9 @@
 package traefikacme
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -101,125 +99,28 @@ func (c cmdIO) exportFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 	return caddy.ExitCodeSuccess, nil
 }
 
-// mergeExport writes the exported resolver res into resolver name of f: the
-// account unless it is the same (or there is none to write), and each
-// certificate in place of the entry with the same set of names, unless that
-// entry expires later; a certificate the resolver already holds, for any
-// names, is left as it is. A certificate none of whose names the
-// resolver holds but another resolver of f does is left to that resolver.
+// mergeExport merges res into resolver name of f (migrate.Merge) and words
+// the outcome for the command's output.
 func mergeExport(f acmejson.File, name string, res *acmejson.Resolver, rep migrate.ExportReport) exportOutcome {
-	var out exportOutcome
-	entry := f[name]
-	if entry == nil {
-		entry = &acmejson.Resolver{}
+	m := migrate.Merge(f, name, res)
+	out := exportOutcome{
+		written:       m.Written,
+		updated:       m.Updated,
+		unchanged:     m.Unchanged,
+		keptNewer:     m.KeptNewer,
+		otherResolver: m.OtherResolver,
+		keptEntries:   m.KeptEntries,
+		changed:       m.Changed,
 	}
-
-	// Which resolver of the file holds each name.
-	holders := map[string][]string{}
-	for _, other := range f.ResolverNames() {
-		if other == name || f[other] == nil {
-			continue
-		}
-		for _, c := range f[other].Certificates {
-			for _, n := range acmejson.NormalizeNames(c.Names()) {
-				if !slices.Contains(holders[n], other) {
-					holders[n] = append(holders[n], other)
-				}
-			}
-		}
-	}
-
-	touched := map[int]bool{}
-	for _, c := range res.Certificates {
-		names := acmejson.NormalizeNames(c.Names())
-		label := strings.Join(names, ",")
-		if i := slices.IndexFunc(entry.Certificates, func(old *acmejson.Certificate) bool {
-			return old != nil && bytes.Equal(old.Certificate, c.Certificate) && bytes.Equal(old.Key, c.Key)
-		}); i >= 0 {
-			// The file already holds this very certificate, perhaps for more
-			// names (Caddy stores a certificate per name, and may have
-			// renewed some of its names separately).
-			touched[i] = true
-			out.unchanged = append(out.unchanged, label)
-			continue
-		}
-		idx := findSameNames(entry, names)
-		if idx < 0 {
-			ours := slices.ContainsFunc(names, func(n string) bool { return entry.Find(n) >= 0 })
-			var others []string
-			for _, n := range names {
-				for _, h := range holders[n] {
-					if !slices.Contains(others, h) {
-						others = append(others, h)
-					}
-				}
-			}
-			if !ours && len(others) > 0 {
-				out.otherResolver = append(out.otherResolver, fmt.Sprintf("%s (held by resolver %s of the file)", label, strings.Join(others, ", ")))
-				continue
-			}
-			entry.Certificates = append(entry.Certificates, c)
-			touched[len(entry.Certificates)-1] = true
-			out.written = append(out.written, label)
-			continue
-		}
-		touched[idx] = true
-		old := entry.Certificates[idx]
-		if oldP, err := old.Parse(); err == nil {
-			if newP, err := c.Parse(); err == nil && oldP.Leaf.NotAfter.After(newP.Leaf.NotAfter) {
-				out.keptNewer = append(out.keptNewer, label)
-				continue
-			}
-		}
-		if old.Store != "" {
-			c.Store = old.Store
-		}
-		entry.Certificates[idx] = c
-		out.updated = append(out.updated, label)
-	}
-	out.keptEntries = len(entry.Certificates) - len(touched)
-
-	accountChanged := false
-	switch {
-	case res.Account != nil && sameAccount(entry.Account, res.Account):
+	switch m.Account {
+	case migrate.MergeAccountUnchanged:
 		out.account = "unchanged (" + rep.AccountDetail + ")"
-	case res.Account != nil:
-		if entry.Account != nil && res.Account.KeyType == "" {
-			res.Account.KeyType = entry.Account.KeyType
-		}
-		entry.Account = res.Account
-		accountChanged = true
+	case migrate.MergeAccountWritten:
 		out.account = fmt.Sprintf("written (%s, %s)", orDash(res.Account.Email), rep.AccountDetail)
-	case entry.Account != nil:
+	case migrate.MergeAccountKept:
 		out.account = "the file's account kept; storage's not exported: " + rep.AccountDetail
 	default:
 		out.account = "none written (" + rep.AccountDetail + "); Traefik registers a new account"
 	}
-
-	out.changed = accountChanged || len(out.written) > 0 || len(out.updated) > 0
-	if out.changed && f[name] == nil {
-		if entry.Certificates == nil {
-			entry.Certificates = []*acmejson.Certificate{}
-		}
-		f[name] = entry
-	}
 	return out
-}
-
-// findSameNames returns the index of the entry of r whose requested names
-// (normalized) are the set names, or -1.
-func findSameNames(r *acmejson.Resolver, names []string) int {
-	want := slices.Clone(names)
-	slices.Sort(want)
-	for i, c := range r.Certificates {
-		if c == nil {
-			continue
-		}
-		have := acmejson.NormalizeNames(c.Names())
-		slices.Sort(have)
-		if slices.Equal(have, want) {
-			return i
-		}
-	}
-	return -1
 }

@@ -45,7 +45,7 @@ func TestInspectCommandFixtures(t *testing.T) {
 				t.Fatalf("inspect --json: code %d, %v", code, err)
 			}
 			assertNoKeyMaterial(t, out, f)
-			var doc inspectReport
+			var doc acmejson.InspectReport
 			dec := json.NewDecoder(strings.NewReader(out))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&doc); err != nil {
@@ -142,11 +142,11 @@ func TestInspectCommandProblems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc inspectReport
+	var doc acmejson.InspectReport
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatal(err)
 	}
-	byName := map[string]inspectResolver{}
+	byName := map[string]acmejson.InspectResolver{}
 	for _, r := range doc.Resolvers {
 		byName[r.Name] = r
 	}
@@ -213,7 +213,7 @@ func TestInspectCommandLayouts(t *testing.T) {
 		if err != nil || code != 0 {
 			t.Fatalf("inspect: code %d, %v", code, err)
 		}
-		var doc inspectReport
+		var doc acmejson.InspectReport
 		if err := json.Unmarshal([]byte(out), &doc); err != nil {
 			t.Fatal(err)
 		}

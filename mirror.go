@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -132,71 +131,15 @@ func (s *stores) accountFromStorage(ctx context.Context, rs *resolverStore) (*ac
 	if err != nil {
 		return nil, fmt.Errorf("decoding account key: %w", err)
 	}
-	der, err := acmejson.EncodeAccountKey(key)
+	acctOut, err := migrate.TraefikAccount(acct, key, rs.res.Email)
 	if err != nil {
-		return nil, fmt.Errorf("account key cannot be written for Traefik: %w", err)
+		return nil, fmt.Errorf("account cannot be written for Traefik: %w", err)
 	}
-	body, err := json.Marshal(acct) // Location is not part of the body
-	if err != nil {
-		return nil, fmt.Errorf("encoding account: %w", err)
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err == nil {
-		delete(m, "location")
-		if b, err := marshalOrdered(m); err == nil {
-			body = b
-		}
-	}
-	email := rs.res.Email
-	return &acmejson.Account{
-		Email:        email,
-		Registration: &acmejson.Registration{Body: body, URI: acct.Location},
-		PrivateKey:   der,
-	}, nil
+	return acctOut, nil
 }
 
-// marshalOrdered encodes m with lego's field order for the known account
-// fields, then the others sorted.
-func marshalOrdered(m map[string]json.RawMessage) ([]byte, error) {
-	order := []string{"status", "contact", "termsOfServiceAgreed", "orders", "onlyReturnExisting", "externalAccountBinding"}
-	seen := map[string]bool{}
-	var b strings.Builder
-	b.WriteByte('{')
-	write := func(k string) {
-		if b.Len() > 1 {
-			b.WriteByte(',')
-		}
-		kb, _ := json.Marshal(k)
-		b.Write(kb)
-		b.WriteByte(':')
-		b.Write(m[k])
-		seen[k] = true
-	}
-	for _, k := range order {
-		if _, ok := m[k]; ok {
-			write(k)
-		}
-	}
-	var rest []string
-	for k := range m {
-		if !seen[k] {
-			rest = append(rest, k)
-		}
-	}
-	sort.Strings(rest)
-	for _, k := range rest {
-		write(k)
-	}
-	b.WriteByte('}')
-	return []byte(b.String()), nil
-}
-
-func sameAccount(a, b *acmejson.Account) bool {
-	if a == nil || b == nil || a.Registration == nil || b.Registration == nil {
-		return a == b
-	}
-	return a.Registration.URI == b.Registration.URI && string(a.PrivateKey) == string(b.PrivateKey) && a.Email == b.Email
-}
+// sameAccount is migrate.SameAccount.
+func sameAccount(a, b *acmejson.Account) bool { return migrate.SameAccount(a, b) }
 
 // Interface guards
 var _ caddyevents.Handler = (*stores)(nil)

@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
 	"github.com/ac075510/caddy-traefik-acme/compat/config"
 )
 
@@ -36,5 +37,26 @@ func TestCertificateTimeoutFloor(t *testing.T) {
 				t.Errorf("ACME timeout %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestOneLetsEncryptV1Rule pins that the two spellings of Let's Encrypt's
+// ACME v1 → v2 rule agree: compat/config rewrites a caServer, compat/acmejson
+// an account URI of an acme.json (the compat packages never import each
+// other, so each keeps its own copy of the rule, and this test keeps them
+// the same). acmejson additionally maps the v1 account path /acme/reg/<id>
+// to /acme/acct/<id>, which no directory URL has.
+func TestOneLetsEncryptV1Rule(t *testing.T) {
+	for _, u := range []string{
+		"https://acme-v01.api.letsencrypt.org/directory",
+		"https://acme-staging.api.letsencrypt.org/directory",
+		"https://acme-v02.api.letsencrypt.org/directory",
+		"https://acme-staging-v02.api.letsencrypt.org/directory",
+		"https://127.0.0.1:14000/dir",
+	} {
+		got, _ := config.RewriteLegacyCAServer(u)
+		if want := acmejson.UpgradeACMEv1URL(u); got != want {
+			t.Errorf("%s: compat/config rewrites it to %s, compat/acmejson to %s", u, got, want)
+		}
 	}
 }

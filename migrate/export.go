@@ -54,17 +54,6 @@ type ExportReport struct {
 	AccountDetail string
 }
 
-// legoAccount is the account object as Traefik (lego) writes it in
-// Registration.body, with lego's field order.
-type legoAccount struct {
-	Status                 string          `json:"status,omitempty"`
-	Contact                []string        `json:"contact,omitempty"`
-	TermsOfServiceAgreed   bool            `json:"termsOfServiceAgreed,omitempty"`
-	Orders                 string          `json:"orders,omitempty"`
-	OnlyReturnExisting     bool            `json:"onlyReturnExisting,omitempty"`
-	ExternalAccountBinding json.RawMessage `json:"externalAccountBinding,omitempty"`
-}
-
 // exportGroup is one certificate, possibly stored under several names.
 type exportGroup struct {
 	chain, key []byte
@@ -246,6 +235,7 @@ func groupNames(g *exportGroup) (names, unmapped []string) {
 // would pick) and converts it to Traefik's form.
 func exportAccount(ctx context.Context, storage certmagic.Storage, issuerKey, email string) (*acmejson.Account, string, string, error) {
 	detail := ""
+	wantEmail := email
 	if email == "" {
 		folder, n, err := latestAccountFolder(ctx, storage, issuerKey)
 		if err != nil {
@@ -282,39 +272,26 @@ func exportAccount(ctx context.Context, storage certmagic.Storage, issuerKey, em
 	if err != nil {
 		return nil, AccountSkipped, fmt.Sprintf("decoding account key %s: %v (redacted)", keyKey, err), nil
 	}
-	rsaKey, ok := key.(*rsa.PrivateKey)
-	if !ok {
+	if _, ok := key.(*rsa.PrivateKey); !ok {
 		return nil, AccountSkipped, fmt.Sprintf("account key is %s; traefik can only read RSA account keys (PKCS#1), so traefik will register a new account", acmejson.KeyTypeName(key)), nil
 	}
 	if reg.Location == "" {
-		return nil, AccountSkipped, "account has no location (it was never registered)", nil
+		return nil, AccountSkipped, ErrAccountNotRegistered.Error(), nil
 	}
-	der, err := acmejson.EncodeAccountKey(rsaKey)
+	// The email the caller asked for, as given; else the registration's
+	// primary contact; else the account folder's name.
+	accountEmail := wantEmail
+	if accountEmail == "" && primaryContact(reg.Contact) == "" && email != emptyEmail {
+		accountEmail = email
+	}
+	acct, err := TraefikAccount(reg, key, accountEmail)
 	if err != nil {
 		return nil, "", "", err
-	}
-	body, err := json.Marshal(legoAccount{
-		Status:                 reg.Status,
-		Contact:                reg.Contact,
-		TermsOfServiceAgreed:   reg.TermsOfServiceAgreed,
-		Orders:                 reg.Orders,
-		ExternalAccountBinding: reg.ExternalAccountBinding,
-	})
-	if err != nil {
-		return nil, "", "", fmt.Errorf("encoding registration body: %w", err)
-	}
-	accountEmail := primaryContact(reg.Contact)
-	if accountEmail == "" && email != emptyEmail {
-		accountEmail = email
 	}
 	if detail == "" {
 		detail = regKey
 	}
-	return &acmejson.Account{
-		Email:        accountEmail,
-		Registration: &acmejson.Registration{Body: body, URI: reg.Location},
-		PrivateKey:   der,
-	}, AccountExported, detail, nil
+	return acct, AccountExported, detail, nil
 }
 
 // latestAccountFolder returns the name of the account folder certmagic

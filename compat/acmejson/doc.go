@@ -20,5 +20,8 @@
 // [Update] (lock, load fresh, modify, save) whenever other processes may
 // write the same file.
 //
+// [Inspect] describes a file for `caddy traefik inspect` (accounts, names,
+// expiry, problems; never key material), as text or JSON.
+//
 // The package uses the standard library only.
 package acmejson

@@ -188,7 +188,10 @@ func convertV1(data []byte, top map[string]json.RawMessage, resolver string) (Fi
 // acme-v02.api.letsencrypt.org, acme-staging.api.letsencrypt.org becomes
 // acme-staging-v02.api.letsencrypt.org, and the v1 account path /acme/reg/<id>
 // becomes /acme/acct/<id> (Let's Encrypt kept account IDs across versions).
-// Other URLs are returned unchanged.
+// Other URLs are returned unchanged. The host rule is the one
+// config.RewriteLegacyCAServer applies to a caServer (the compat packages
+// never import each other; the root package's TestOneLetsEncryptV1Rule
+// keeps the two the same).
 func UpgradeACMEv1URL(u string) string {
 	parsed, err := url.Parse(u)
 	if err != nil {

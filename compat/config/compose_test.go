@@ -2,9 +2,11 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -187,7 +189,7 @@ services:
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := keys(s.CertificatesResolvers); !reflect.DeepEqual(got, tc.names) {
+			if got := slices.Sorted(maps.Keys(s.CertificatesResolvers)); !reflect.DeepEqual(got, tc.names) {
 				t.Fatalf("resolvers %v, want %v", got, tc.names)
 			}
 			if got := acmeOf(t, s, tc.names[0]).Email; got != tc.email {

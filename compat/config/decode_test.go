@@ -1,7 +1,9 @@
 package config
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +58,7 @@ func acmeOf(t *testing.T, s *Static, name string) *ACME {
 	t.Helper()
 	r, ok := s.CertificatesResolvers[name]
 	if !ok || r.ACME == nil {
-		t.Fatalf("no resolver %q; have %v", name, keys(s.CertificatesResolvers))
+		t.Fatalf("no resolver %q; have %v", name, slices.Sorted(maps.Keys(s.CertificatesResolvers)))
 	}
 	return r.ACME
 }
@@ -107,7 +109,7 @@ func TestMapKeysKeepCase(t *testing.T) {
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			s, _ := mustDecode(t, tc.kind, tc.src)
-			if got := keys(s.CertificatesResolvers); !reflect.DeepEqual(got, tc.want) {
+			if got := slices.Sorted(maps.Keys(s.CertificatesResolvers)); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("resolvers = %v, want %v", got, tc.want)
 			}
 			if tc.desc == "flags merge spellings" {
@@ -118,7 +120,7 @@ func TestMapKeysKeepCase(t *testing.T) {
 			}
 			if strings.Contains(tc.src, "WebSecure") {
 				if _, ok := s.EntryPoints["WebSecure"]; !ok {
-					t.Errorf("entry points = %v, want WebSecure", keys(s.EntryPoints))
+					t.Errorf("entry points = %v, want WebSecure", slices.Sorted(maps.Keys(s.EntryPoints)))
 				}
 			}
 		})
@@ -410,14 +412,14 @@ func TestUnknownOutsideResolversWarns(t *testing.T) {
 
 func TestTailscaleResolvers(t *testing.T) {
 	s, w := mustDecode(t, "yaml", "certificatesResolvers: {ts: {tailscale: {}}, le: {acme: {email: a}}}")
-	if got := keys(s.CertificatesResolvers); !reflect.DeepEqual(got, []string{"le"}) {
+	if got := slices.Sorted(maps.Keys(s.CertificatesResolvers)); !reflect.DeepEqual(got, []string{"le"}) {
 		t.Errorf("resolvers = %v, want [le]", got)
 	}
 	if !hasWarning(w, "certificatesResolvers.ts: tailscale resolver skipped") {
 		t.Errorf("warnings %v", w)
 	}
 	s, _ = mustDecode(t, "flags", "--certificatesresolvers.ts.tailscale\n--certificatesresolvers.le.acme.email=a")
-	if got := keys(s.CertificatesResolvers); !reflect.DeepEqual(got, []string{"le"}) {
+	if got := slices.Sorted(maps.Keys(s.CertificatesResolvers)); !reflect.DeepEqual(got, []string{"le"}) {
 		t.Errorf("flags: resolvers = %v, want [le]", got)
 	}
 	s, _ = mustDecode(t, "yaml", "certificatesResolvers: {ts: {tailscale: false, acme: {email: a}}}")
@@ -430,7 +432,7 @@ func TestTailscaleResolvers(t *testing.T) {
 	}
 	s, w = mustDecode(t, "yaml", "certificatesResolvers: {empty: {}}")
 	if len(s.CertificatesResolvers) != 0 || !hasWarning(w, "resolver without acme options skipped") {
-		t.Errorf("empty resolver: %v %v", keys(s.CertificatesResolvers), w)
+		t.Errorf("empty resolver: %v %v", slices.Sorted(maps.Keys(s.CertificatesResolvers)), w)
 	}
 }
 

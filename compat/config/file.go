@@ -3,8 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -228,7 +230,7 @@ func decodeTree(tree map[string]any, what string) (*Static, []Warning, error) {
 // applyDefaults runs SetDefaults on every resolver, in name order.
 func applyDefaults(s *Static) []Warning {
 	var warns []Warning
-	for _, name := range keys(s.CertificatesResolvers) {
+	for _, name := range slices.Sorted(maps.Keys(s.CertificatesResolvers)) {
 		if r := s.CertificatesResolvers[name]; r != nil && r.ACME != nil {
 			warns = append(warns, r.ACME.SetDefaults("certificatesResolvers."+name+".acme")...)
 		}
@@ -245,7 +247,7 @@ func validateStatic(s *Static) error {
 		eps = s.EntryPoints
 	}
 	var errs []error
-	names := keys(s.CertificatesResolvers)
+	names := slices.Sorted(maps.Keys(s.CertificatesResolvers))
 	sort.Strings(names)
 	for _, name := range names {
 		if r := s.CertificatesResolvers[name]; r != nil && r.ACME != nil {

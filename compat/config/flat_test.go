@@ -1,7 +1,9 @@
 package config
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -113,7 +115,7 @@ func TestParseEnvRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := keys(s.CertificatesResolvers); !reflect.DeepEqual(got, tc.names) {
+			if got := slices.Sorted(maps.Keys(s.CertificatesResolvers)); !reflect.DeepEqual(got, tc.names) {
 				t.Errorf("resolvers %v, want %v", got, tc.names)
 			}
 			if tc.warn != "" && !hasWarning(w, tc.warn) {

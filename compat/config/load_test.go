@@ -2,9 +2,11 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -65,7 +67,7 @@ func TestLoadPrecedence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if names := keys(got.Static.CertificatesResolvers); !reflect.DeepEqual(names, tc.names) && (len(names) > 0 || len(tc.names) > 0) {
+			if names := slices.Sorted(maps.Keys(got.Static.CertificatesResolvers)); !reflect.DeepEqual(names, tc.names) && (len(names) > 0 || len(tc.names) > 0) {
 				t.Errorf("resolvers %v, want %v", names, tc.names)
 			}
 			if got.Origin.String() != tc.origin {

@@ -15,9 +15,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -335,6 +336,9 @@ func (a *ACME) SetDefaults(path string) []Warning {
 
 // RewriteLegacyCAServer maps Let's Encrypt's ACME v1 directory URLs to their
 // v2 equivalents, as Traefik does. It reports whether it changed the URL.
+// acmejson.UpgradeACMEv1URL applies the same rule to account URIs (the
+// compat packages never import each other; the root package's
+// TestOneLetsEncryptV1Rule keeps the two the same).
 func RewriteLegacyCAServer(ca string) (string, bool) {
 	switch {
 	case strings.HasPrefix(ca, "https://acme-v01.api.letsencrypt.org"):
@@ -360,7 +364,7 @@ func (a *ACME) Validate(name string, entryPoints map[string]*EntryPoint) error {
 			fail("caServer", "%q is not an absolute URL", a.CAServer)
 		}
 	}
-	if a.KeyType != "" && !contains(KeyTypes, a.KeyType) {
+	if a.KeyType != "" && !slices.Contains(KeyTypes, a.KeyType) {
 		fail("keyType", "unknown key type %q; allowed: %s", a.KeyType, strings.Join(KeyTypes, ", "))
 	}
 	if a.EAB != nil && (a.EAB.KID == "") != (a.EAB.HMACEncoded == "") {
@@ -400,7 +404,7 @@ func (a *ACME) Validate(name string, entryPoints map[string]*EntryPoint) error {
 		} else if entryPoints != nil {
 			ep, ok := entryPoints[h.EntryPoint]
 			if !ok {
-				fail("httpChallenge.entryPoint", "entry point %q is not defined; defined: %s", h.EntryPoint, listOrNone(keys(entryPoints)))
+				fail("httpChallenge.entryPoint", "entry point %q is not defined; defined: %s", h.EntryPoint, listOrNone(slices.Sorted(maps.Keys(entryPoints))))
 			} else if ep.Port() == 0 {
 				fail("httpChallenge.entryPoint", "entry point %q has no port in its address %q", h.EntryPoint, ep.Address)
 			}
@@ -464,24 +468,6 @@ func RenewalRatio(certificatesDurationHours int) float64 {
 		r = 0.99
 	}
 	return r
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func listOrNone(s []string) string {

@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -159,7 +161,7 @@ func v1ACMESection(val any) string {
 // checkKVStorage reports resolvers whose storage looks like a Traefik v1 KV
 // key while the configuration also has a v1 KV store section.
 func (d *decoder) checkKVStorage(s *Static) {
-	for _, name := range keys(s.CertificatesResolvers) {
+	for _, name := range slices.Sorted(maps.Keys(s.CertificatesResolvers)) {
 		a := s.CertificatesResolvers[name].ACME
 		if a == nil || a.Storage == "" || strings.HasSuffix(strings.ToLower(a.Storage), ".json") ||
 			strings.HasPrefix(a.Storage, "/") || strings.HasPrefix(a.Storage, ".") {
