@@ -243,8 +243,9 @@ func (a *App) resolver(name string) (*config.ACME, error) {
 	return res, nil
 }
 
-// environ returns the process environment. Tests replace it.
-var environ = os.Environ
+// environ returns the process environment, for compat/config's TRAEFIK_*
+// source (which takes it injected).
+func environ() []string { return os.Environ() }
 
 func cloneACME(a *config.ACME) (*config.ACME, error) {
 	if a == nil {

@@ -90,8 +90,6 @@ func (e *caddyEnv) stopCaddy(t *testing.T) {
 	}
 }
 
-func (e *caddyEnv) dumpLog(t *testing.T) { e.DumpLog(t) }
-
 // logContains reports whether Caddy's log has a line with every substring.
 func (e *caddyEnv) logContains(subs ...string) bool { return caddytest.LogContains(e.Log, subs...) }
 

@@ -22,9 +22,9 @@ package traefikacme
 //  3. certmagic.rateLimiters and certmagic.rateLimitersMu (unexported
 //     package variables), by go:linkname, and the key format of that map
 //     (certmagic's "<ca>,<email>"): certmagicAccountRateLimiter,
-//     rateLimiterKey, orderRateLimit. Breaks: the build fails if the
-//     symbols go; if the key format changes, order_rate_limit silently
-//     stops applying. Guard: TestOrderRateLimitReachesCertmagic.
+//     rateLimiterKey (and orderRateLimit in the guard test). Breaks: the
+//     build fails if the symbols go; if the key format changes,
+//     order_rate_limit silently stops applying. Guard: TestOrderRateLimitReachesCertmagic.
 //  4. certmagic's storage key layout (unexported helpers of its ACME
 //     issuer: account, lock and site keys) is re-derived, Caddy-free, in
 //     migrate/keys.go (migrate.IssuerKeyFromCA, migrate.AccountStorageKeys).
@@ -110,16 +110,4 @@ func certmagicAccountRateLimiter(key string, events int, window time.Duration) (
 		certmagicRateLimiters[key] = rl
 	}
 	return rl, existed
-}
-
-// orderRateLimit returns the limiter certmagic would use for the account
-// (ca, email): its events per window, and whether one exists yet.
-func orderRateLimit(ca, email string) (events int, window time.Duration, ok bool) {
-	certmagicRateLimitersMu.RLock()
-	rl, ok := certmagicRateLimiters[rateLimiterKey(ca, email)]
-	certmagicRateLimitersMu.RUnlock()
-	if !ok {
-		return 0, 0, false
-	}
-	return rl.MaxEvents(), rl.Window(), true
 }

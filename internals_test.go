@@ -152,3 +152,16 @@ func TestOrderRateLimitReachesCertmagic(t *testing.T) {
 	env.startCaddy(t, orderRateLimitCaddyfile)
 	check("ops@example.test", defEvents, defWindow)
 }
+
+// orderRateLimit reads, through the go:linkname reach, the limiter
+// certmagic would use for the account (ca, email). It returns the limiter certmagic would use for the account
+// (ca, email): its events per window, and whether one exists yet.
+func orderRateLimit(ca, email string) (events int, window time.Duration, ok bool) {
+	certmagicRateLimitersMu.RLock()
+	rl, ok := certmagicRateLimiters[rateLimiterKey(ca, email)]
+	certmagicRateLimitersMu.RUnlock()
+	if !ok {
+		return 0, 0, false
+	}
+	return rl.MaxEvents(), rl.Window(), true
+}

@@ -28,8 +28,9 @@ import (
 // again. This is acmez's default, which plain Caddy uses.
 const minPollTimeout = 5 * time.Minute
 
-// lookupEnv reads the process environment. Tests replace it.
-var lookupEnv = os.LookupEnv
+// lookupEnv is where the root package reads the process environment; the
+// leaf packages (compat/config, dnsbridge) take it injected.
+func lookupEnv(key string) (string, bool) { return os.LookupEnv(key) }
 
 // buildACMEIssuer translates a resolver (defaults applied, validated) into a
 // caddytls.ACMEIssuer, following the translation table of DESIGN.md. The

@@ -133,7 +133,7 @@ func (p *httpreqProvider) AppendRecords(ctx context.Context, zone string, recs [
 			if err != nil {
 				return done, err
 			}
-			msg = httpreqRawMessage{Domain: ci.Domain, Token: ci.Token, KeyAuth: ci.KeyAuth}
+			msg = httpreqRawMessage(ci)
 		}
 		if err := p.post(ctx, "/present", msg); err != nil {
 			if p.raw {
@@ -160,7 +160,7 @@ func (p *httpreqProvider) DeleteRecords(ctx context.Context, zone string, recs [
 			if err != nil {
 				return done, err
 			}
-			msg = httpreqRawMessage{Domain: ci.Domain, Token: ci.Token, KeyAuth: ci.KeyAuth}
+			msg = httpreqRawMessage(ci)
 		}
 		if err := p.post(ctx, "/cleanup", msg); err != nil {
 			return done, err

@@ -221,7 +221,6 @@ func Import(ctx context.Context, storage certmagic.Storage, res *acmejson.Resolv
 
 	// Decode every entry and choose, per name, the entry that expires last.
 	decoded := decodeEntries(res.Certificates, metaData)
-	var cands []*candidate
 	best := map[string]*candidate{}
 	var order []string
 	for _, d := range decoded {
@@ -233,7 +232,6 @@ func Import(ctx context.Context, storage certmagic.Storage, res *acmejson.Resolv
 		if cand == nil {
 			continue
 		}
-		cands = append(cands, cand)
 		for _, n := range cand.names {
 			cur, ok := best[n]
 			switch {
@@ -431,7 +429,7 @@ func runJobs(ctx context.Context, storage certmagic.Storage, issuerKey string, j
 // renewing the name concurrently, it replaces the files itself under the
 // lock, and the import would not have written anything either (it never
 // replaces a certificate that expires later).
-func importName(ctx context.Context, storage certmagic.Storage, issuerKey string, j nameJob) (nameOutcome, error) {
+func importName(ctx context.Context, storage certmagic.Storage, issuerKey string, j nameJob) (_ nameOutcome, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -444,7 +442,9 @@ func importName(ctx context.Context, storage certmagic.Storage, issuerKey string
 	}
 	defer func() {
 		// Release even when ctx is cancelled, as certmagic does.
-		_ = storage.Unlock(context.WithoutCancel(ctx), lock)
+		if uerr := storage.Unlock(context.WithoutCancel(ctx), lock); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("releasing storage lock %s: %w", lock, uerr))
+		}
 	}()
 	certKey := certmagic.StorageKeys.SiteCert(issuerKey, j.name)
 	keyKey := certmagic.StorageKeys.SitePrivateKey(issuerKey, j.name)
@@ -477,10 +477,13 @@ func importName(ctx context.Context, storage certmagic.Storage, issuerKey string
 	}
 	for i, kv := range all {
 		if err := storage.Store(ctx, kv.key, kv.value); err != nil {
+			errs := []error{fmt.Errorf("storing %s: %w", kv.key, err)}
 			for k := i - 1; k >= 0; k-- {
-				_ = storage.Delete(context.WithoutCancel(ctx), all[k].key)
+				if derr := storage.Delete(context.WithoutCancel(ctx), all[k].key); derr != nil {
+					errs = append(errs, fmt.Errorf("rolling back %s: %w", all[k].key, derr))
+				}
 			}
-			return 0, fmt.Errorf("storing %s: %w", kv.key, err)
+			return 0, errors.Join(errs...)
 		}
 	}
 	return outcomeImported, nil
@@ -496,7 +499,7 @@ func unchanged(ctx context.Context, storage certmagic.Storage, issuerKey string,
 }
 
 // importAccount writes the account files, or reports why not.
-func importAccount(ctx context.Context, storage certmagic.Storage, issuerKey string, a *acmejson.Account, opts ImportOptions, rep *Report, log *zap.Logger) error {
+func importAccount(ctx context.Context, storage certmagic.Storage, issuerKey string, a *acmejson.Account, opts ImportOptions, rep *Report, log *zap.Logger) (err error) {
 	if a == nil {
 		rep.Account, rep.AccountDetail = AccountNone, ""
 		return nil
@@ -563,7 +566,11 @@ func importAccount(ctx context.Context, storage certmagic.Storage, issuerKey str
 	if err := storage.Lock(ctx, lock); err != nil {
 		return fmt.Errorf("acquiring storage lock %s: %w", lock, err)
 	}
-	defer func() { _ = storage.Unlock(context.WithoutCancel(ctx), lock) }()
+	defer func() {
+		if uerr := storage.Unlock(context.WithoutCancel(ctx), lock); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("releasing storage lock %s: %w", lock, uerr))
+		}
+	}()
 
 	existingKey, keyErr := storage.Load(ctx, keyKey)
 	if keyErr != nil && !errors.Is(keyErr, fs.ErrNotExist) {
@@ -592,8 +599,11 @@ func importAccount(ctx context.Context, storage certmagic.Storage, issuerKey str
 		return fmt.Errorf("storing %s: %w", regKey, err)
 	}
 	if err := storage.Store(ctx, keyKey, keyPEM); err != nil {
-		_ = storage.Delete(context.WithoutCancel(ctx), regKey)
-		return fmt.Errorf("storing %s: %w", keyKey, err)
+		err = fmt.Errorf("storing %s: %w", keyKey, err)
+		if derr := storage.Delete(context.WithoutCancel(ctx), regKey); derr != nil {
+			err = errors.Join(err, fmt.Errorf("rolling back %s: %w", regKey, derr))
+		}
+		return err
 	}
 	rep.Account, rep.AccountDetail = AccountImported, regKey
 	log.Info("imported acme account", zap.String("path", regKey))
