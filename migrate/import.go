@@ -53,6 +53,14 @@ type ImportOptions struct {
 	// else none ("default").
 	Email string
 
+	// Resolver is the name of the Traefik resolver imported. When set, its
+	// own account is also recorded under [ResolverAccountKey] (unless it
+	// cannot be used with CA), so that an export can give it back even
+	// where certmagic keeps another resolver's account for the same CA and
+	// email.
+	// Default: "" (not recorded).
+	Resolver string
+
 	// OverwriteAccount replaces an account already in storage for the same
 	// issuer key and email when it differs from the imported one.
 	// Default: false (the existing account is kept and reported).
@@ -212,6 +220,11 @@ func Import(ctx context.Context, storage certmagic.Storage, res *acmejson.Resolv
 	}
 	if err := importAccount(ctx, storage, issuerKey, res.Account, opts, &rep, log); err != nil {
 		return rep, err
+	}
+	if opts.Resolver != "" && res.Account != nil && rep.Account != AccountSkipped {
+		if err := saveResolverAccount(ctx, storage, issuerKey, opts.Resolver, res.Account); err != nil {
+			return rep, err
+		}
 	}
 
 	metaData, err := issuerData(opts.CA, accountURL)

@@ -76,7 +76,7 @@ func TestExportKeepsEachResolversAccount(t *testing.T) {
 	file := loadFixture(t, "traefik-v3-acme.json")
 	storage := newStorage(t)
 	for _, name := range file.ResolverNames() {
-		if _, err := Import(ctx, storage, file[name], ImportOptions{CA: ca, Now: fixedNow}); err != nil {
+		if _, err := Import(ctx, storage, file[name], ImportOptions{CA: ca, Resolver: name, Now: fixedNow}); err != nil {
 			t.Fatalf("import %s: %v", name, err)
 		}
 	}
@@ -100,7 +100,20 @@ func TestExportKeepsEachResolversAccount(t *testing.T) {
 		}
 	}
 
-	// Into an empty file, the account Caddy holds is written.
+	// Into an empty file, each resolver gets the account Import recorded
+	// for it; without a record, the account Caddy holds.
+	for _, name := range file.ResolverNames() {
+		own, err := LoadResolverAccount(ctx, storage, IssuerKeyFromCA(ca), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if own == nil || own.Registration.URI != file[name].Account.Registration.URI || string(own.PrivateKey) != string(file[name].Account.PrivateKey) {
+			t.Errorf("resolver %s: recorded account is not its own", name)
+		}
+	}
+	if own, err := LoadResolverAccount(ctx, storage, IssuerKeyFromCA(ca), "other"); own != nil || err != nil {
+		t.Errorf("resolver never imported: recorded account %v, %v; want none", own, err)
+	}
 	if write, why := ExportAccount(nil, res.Account, ca, false); !write {
 		t.Errorf("into a resolver without an account: not written (%s)", why)
 	}
