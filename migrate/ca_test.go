@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
@@ -44,5 +45,27 @@ func TestCAFromAccount(t *testing.T) {
 				t.Fatalf("CAFromAccount = %q, %v; want %q", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestReportString: counts agree with their nouns.
+func TestReportString(t *testing.T) {
+	tests := []struct {
+		rep     Report
+		want    string
+		changed bool
+	}{
+		{Report{IssuerKey: "k", Imported: []string{"a"}, Account: AccountNone}, "issuer k: 1 name imported (0 expired)", true},
+		{Report{IssuerKey: "k", Imported: []string{"a", "b"}, Account: AccountNone}, "issuer k: 2 names imported (0 expired)", true},
+		{Report{IssuerKey: "k", Unchanged: []string{"a"}, Account: AccountUnchanged}, "issuer k: 0 names imported (0 expired), 1 unchanged", false},
+		{Report{IssuerKey: "k", Account: AccountImported}, "issuer k: 0 names imported", true},
+	}
+	for _, tt := range tests {
+		if got := tt.rep.String(); !strings.HasPrefix(got, tt.want) {
+			t.Errorf("String() = %q, want prefix %q", got, tt.want)
+		}
+		if tt.rep.Changed() != tt.changed {
+			t.Errorf("%q: Changed() = %v, want %v", tt.rep.String(), tt.rep.Changed(), tt.changed)
+		}
 	}
 }

@@ -129,12 +129,26 @@ type Report struct {
 
 // String summarizes r on one line.
 func (r Report) String() string {
-	s := fmt.Sprintf("issuer %s: %d names imported (%d expired), %d unchanged, %d skipped (newer in storage), %d skipped (invalid); account %s",
-		r.IssuerKey, len(r.Imported), len(r.Expired), len(r.Unchanged), len(r.SkippedNewer), len(r.SkippedInvalid), r.Account)
+	s := fmt.Sprintf("issuer %s: %s imported (%d expired), %d unchanged, %d skipped (newer in storage), %d skipped (invalid); account %s",
+		r.IssuerKey, countNames(len(r.Imported)), len(r.Expired), len(r.Unchanged), len(r.SkippedNewer), len(r.SkippedInvalid), r.Account)
 	if r.AccountDetail != "" {
 		s += " (" + r.AccountDetail + ")"
 	}
 	return s
+}
+
+// Changed reports whether the import wrote anything: a certificate or the
+// account.
+func (r Report) Changed() bool {
+	return len(r.Imported) > 0 || r.Account == AccountImported
+}
+
+// countNames is "1 name" or "N names".
+func countNames(n int) string {
+	if n == 1 {
+		return "1 name"
+	}
+	return fmt.Sprintf("%d names", n)
 }
 
 // candidate is a decoded certificate entry and the names it is imported for.
