@@ -186,8 +186,10 @@ func unusableAccount(a *acmejson.Account, ca string) string {
 		return "has a registration uri that does not parse"
 	}
 	if ca != "" {
+		// Traefik compares host names only; the port is compared too, as
+		// Import does, so that two CAs on one host are told apart.
 		caURL, err := url.Parse(ca)
-		if err == nil && !strings.EqualFold(reg.Hostname(), caURL.Hostname()) {
+		if err == nil && !strings.EqualFold(hostPort(reg), hostPort(caURL)) {
 			return fmt.Sprintf("belongs to another CA (%s, not %s)", reg.Host, caURL.Host)
 		}
 	}
