@@ -216,8 +216,9 @@ per CA and email, often another resolver's, so Caddy's replaces it only
 when the resolver's own cannot serve (none, never registered, another CA)
 or when Caddy obtained the resolver's certificates with an account of
 another email. An account key that Traefik cannot read (an EC key, as
-Caddy's acme issuer creates; Traefik reads RSA account keys only) is not
-written; the resolver keeps its account, or Traefik registers a new one.
+Caddy's acme issuer creates; Traefik reads RSA account
+keys only) is not written; the resolver keeps its account, or Traefik
+registers a new one.
 
 Prints every certificate written and everything skipped.
 
