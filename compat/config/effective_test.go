@@ -1,6 +1,9 @@
 package config
 
 import (
+	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +232,23 @@ func TestParseJSON(t *testing.T) {
 		if _, _, err := ParseJSON([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want an error containing %q", body, err, want)
 		}
+	}
+}
+
+func TestProblemKeys(t *testing.T) {
+	a := &ACME{DNSChallenge: &DNSChallenge{Resolvers: []string{"a b"}}, CertificatesDuration: -1}
+	a.SetDefaults("r")
+	err := a.Validate("le", nil)
+	got := ProblemKeys(fmt.Errorf("wrapped: %w", err))
+	want := []string{"certificatesDuration", "dnsChallenge.provider", "dnsChallenge.resolvers[0]"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ProblemKeys = %q, want %q (error %v)", got, want, err)
+	}
+	var re *ResolverError
+	if !errors.As(err, &re) || re.Resolver != "le" {
+		t.Errorf("errors.As: %v", err)
+	}
+	if ProblemKeys(nil) != nil || ProblemKeys(errors.New("x")) != nil {
+		t.Error("ProblemKeys of a plain error")
 	}
 }

@@ -428,14 +428,61 @@ func RewriteLegacyCAServer(ca string) (string, bool) {
 	return ca, false
 }
 
+// ResolverError is one problem of a resolver found by Validate. Its Error
+// is `resolver "<name>": <key>: <message>`; it never contains a secret.
+type ResolverError struct {
+	// Resolver is the resolver's name.
+	Resolver string
+	// Key is the Traefik option at fault, relative to the resolver's acme
+	// block, such as dnsChallenge.provider ("acme" for the block itself).
+	Key string
+	// Message says what is wrong and what to do.
+	Message string
+}
+
+func (e *ResolverError) Error() string {
+	return fmt.Sprintf("resolver %q: %s: %s", e.Resolver, e.Key, e.Message)
+}
+
+// ProblemKeys returns the Traefik keys named by the ResolverErrors in err
+// (one error, or several joined with errors.Join), in order, each once.
+func ProblemKeys(err error) []string {
+	var out []string
+	seen := map[string]bool{}
+	var walk func(error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		if re, ok := err.(*ResolverError); ok {
+			if !seen[re.Key] {
+				seen[re.Key] = true
+				out = append(out, re.Key)
+			}
+			return
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
 // Validate checks one resolver after SetDefaults. name is the resolver's
 // name and entryPoints the defined entry points (nil means "not known here":
 // the entry point reference is not checked). Every error names the resolver
-// and the Traefik option at fault.
+// and the Traefik option at fault: it is a *ResolverError, or several
+// joined with errors.Join (see ProblemKeys).
 func (a *ACME) Validate(name string, entryPoints map[string]*EntryPoint) error {
 	var errs []error
 	fail := func(opt, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("resolver %q: %s: %s", name, opt, fmt.Sprintf(format, args...)))
+		errs = append(errs, &ResolverError{Resolver: name, Key: opt, Message: fmt.Sprintf(format, args...)})
 	}
 	if a.CAServer != "" {
 		u, err := url.Parse(a.CAServer)
