@@ -383,10 +383,11 @@ func TestConformanceTraefikConfigs(t *testing.T) {
 		}
 	}
 	used := map[string]bool{}
-	var same, different, refused int
+	var ran, same, different, refused int
 	start := time.Now()
 	for _, in := range inputs {
 		t.Run(in.path, func(t *testing.T) {
+			ran++
 			loaded, err := loadConformanceInput(filepath.Join(dir, "configs", in.path), in.kind)
 			got := renderTraefik(loaded, err)
 			var best []string
@@ -427,7 +428,10 @@ func TestConformanceTraefikConfigs(t *testing.T) {
 		})
 	}
 	t.Logf("%d inputs: %d read the same as Traefik, %d deliberately different, %d refused; took %s",
-		len(inputs), same, different, refused, time.Since(start).Round(time.Millisecond))
+		ran, same, different, refused, time.Since(start).Round(time.Millisecond))
+	if ran < len(inputs) {
+		return // a -run filter left some out: the table cannot be checked for stale rows
+	}
 	for in := range fieldsOf {
 		if !used[in] {
 			t.Errorf("deliberateDifferences lists %s, which now reads the same as Traefik (or is not an input): remove it", in)
