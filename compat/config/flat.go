@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -224,6 +225,36 @@ func kindOf(name string) flagKind {
 	return kindUnknown
 }
 
+// isSecretOption reports whether the option at the dotted name, or a block
+// holding it, is tagged secret (eab.hmacEncoded): its value is never shown.
+func isSecretOption(name string) bool {
+	t := staticType
+	segs := strings.Split(name, ".")
+	for i := 0; i < len(segs); i++ {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Map {
+			if t.Kind() == reflect.Map {
+				i++ // the map key
+				if i >= len(segs) {
+					return false
+				}
+			}
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return false
+		}
+		f, ok := findField(traefikFields(t), segs[i])
+		if !ok {
+			return false
+		}
+		if f.secret {
+			return true
+		}
+		t = t.Field(f.index).Type
+	}
+	return false
+}
+
 // readAsSwitch reports whether Traefik's flag parser reads the option at
 // the dotted name as a switch when it is given without '=': paerser's
 // getFlagType matches names against patterns such as
@@ -310,13 +341,21 @@ func parseFlags(args []string) (*flatSet, []Warning, error) {
 	if len(args) > 0 && isTraefikProgram(args[0]) {
 		args = args[1:]
 	}
+	// secretNext is set when the next argument is the value of a secret
+	// option given without '=', which must not be shown in a warning.
+	secretNext := false
 	for len(args) > 0 {
 		s := args[0]
 		if len(s) < 2 || s[0] != '-' {
+			shown := strconv.Quote(s)
+			if secretNext {
+				shown = "(redacted)"
+			}
 			warns = append(warns, Warning{Path: "flags", Message: fmt.Sprintf(
-				"argument %q is not a flag: Traefik stops reading flags there, so it and the %d arguments after it are ignored", s, len(args)-1)})
+				"argument %s is not a flag: Traefik stops reading flags there, so it and the %d arguments after it are ignored", shown, len(args)-1)})
 			break
 		}
+		secretNext = false
 		dashes := 1
 		if s[1] == '-' {
 			dashes = 2
@@ -348,6 +387,9 @@ func parseFlags(args []string) (*flatSet, []Warning, error) {
 				next := "nothing"
 				if len(args) > 0 {
 					next = fmt.Sprintf("the next argument, %q,", args[0])
+					if isSecretOption(name) {
+						next, secretNext = "the next argument", true
+					}
 				}
 				warns = append(warns, Warning{Path: name, Message: fmt.Sprintf(
 					"%s has no '=': Traefik reads it as %s=true, and %s is not its value; write %s=<value>", s, s, next, s)})

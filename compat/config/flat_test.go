@@ -184,3 +184,38 @@ func TestParseEnvRules(t *testing.T) {
 		t.Error("hasEnvConfig does not follow paerser's FindPrefixedEnvVars")
 	}
 }
+
+// TestParseArgsSpaceValueNeverShowsASecret: a secret option given without
+// '=' is read as Traefik does, and its intended value, now a stray
+// argument, is not shown in any warning.
+func TestParseArgsSpaceValueNeverShowsASecret(t *testing.T) {
+	const secret = "c2VjcmV0LWhtYWM"
+	_, w, err := ParseArgs([]string{"--certificatesresolvers.le.acme.tlschallenge", "--certificatesresolvers.le.acme.eab.kid=k", "--certificatesresolvers.le.acme.eab.hmacencoded", secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w) != 2 {
+		t.Errorf("warnings %v, want one for the flag and one for the stray argument", w)
+	}
+	for _, x := range w {
+		if strings.Contains(x.String(), secret) {
+			t.Errorf("warning shows the secret: %s", x)
+		}
+	}
+	if !hasWarning(w, "argument (redacted) is not a flag") {
+		t.Errorf("warnings %v", w)
+	}
+	for name, want := range map[string]bool{
+		"certificatesresolvers.le.acme.eab.hmacencoded": true,
+		"certificatesResolvers.X.ACME.EAB.HMACEncoded":  true,
+		"certificatesresolvers.le.acme.eab.kid":         false,
+		"certificatesresolvers.le.acme.email":           false,
+		"certificatesresolvers.le":                      false,
+		"entrypoints.web.address":                       false,
+		"log.level":                                     false,
+	} {
+		if got := isSecretOption(name); got != want {
+			t.Errorf("isSecretOption(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
