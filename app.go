@@ -49,7 +49,7 @@ func init() {
 type App struct {
 	// Config is the path of a Traefik static configuration to read the
 	// resolvers and entry points from: traefik.yml, traefik.yaml,
-	// traefik.toml, or a docker-compose file whose Traefik service carries
+	// traefik.toml, traefik.json, or a docker-compose file whose Traefik service carries
 	// them as command-line flags or TRAEFIK_* environment variables.
 	// Resolvers and entry points given inline add to it or override it by
 	// name. With no Config and no inline resolvers, the TRAEFIK_*
