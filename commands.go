@@ -154,7 +154,9 @@ name in the config's traefik_acme app, else the CA the resolver's account is
 registered with (its registration URI: Let's Encrypt production or staging,
 ZeroSSL, Buypass, Google). When the CA cannot be told (a private CA, no
 account), the resolver fails and --ca is asked for: certificates are never
-filed under a guessed CA.
+filed under a guessed CA. A resolver whose account the file places at
+another CA than the config's ca_server fails too (its certificates are that
+other CA's; --ca imports them under it).
 
 A Traefik v1 file (a single object) is imported as the resolver given with
 --resolver, else as the config's resolver whose storage it is, else as

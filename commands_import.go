@@ -70,6 +70,11 @@ func (c cmdIO) importFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 			fmt.Fprintf(c.out, "%s: FAILED: %v\n", name, rt.caErr)
 			continue
 		}
+		if why := rt.otherCA(acct); why != "" {
+			failed = append(failed, name)
+			fmt.Fprintf(c.out, "%s: FAILED: %s\n", name, why)
+			continue
+		}
 		email := rt.email
 		if email == "" && entry != nil && entry.Account != nil {
 			email = entry.Account.Email

@@ -44,6 +44,24 @@ func TestImportCommandCAFromTheFile(t *testing.T) {
 		t.Error("staging certificates were filed under Let's Encrypt production")
 	}
 
+	// The config says production, the file's accounts are staging's: the
+	// certificates are not filed as production's.
+	dir := t.TempDir()
+	root := filepath.Join(dir, "storage")
+	caddyfile := filepath.Join(dir, "Caddyfile")
+	body := "{\n\tstorage file_system " + root + "\n\ttraefik_acme {\n\t\tresolver le-http {\n\t\t\tca_server https://acme-v02.api.letsencrypt.org/directory\n\t\t\temail bench@example.org\n\t\t\ttls_challenge\n\t\t}\n\t}\n}\n"
+	if err := os.WriteFile(caddyfile, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code, err = runTraefikCmd(t, "import", src, "--config", caddyfile, "-r", "le-http")
+	if err == nil || code == 0 || !strings.Contains(out, "le-http: FAILED: its account in the file is registered at acme-staging-v02.api.letsencrypt.org, not at the CA https://acme-v02.api.letsencrypt.org/directory") {
+		t.Errorf("staging file into a production resolver: code %d, %v\n%s", code, err, out)
+	}
+	prodStorage := &certmagic.FileStorage{Path: root}
+	if prodStorage.Exists(ctx, certmagic.StorageKeys.CertsPrefix(migrate.IssuerKeyFromCA("https://acme-v02.api.letsencrypt.org/directory"))) {
+		t.Error("staging certificates were filed under Let's Encrypt production (config)")
+	}
+
 	// A private CA's account: refused, with the way out.
 	_, code, err = runTraefikCmd(t, "import", cmdCopyFixture(t, cmdV3Fixture, t.TempDir(), "acme.json"), "--config", cfg)
 	if err == nil || code == 0 {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -158,6 +160,36 @@ func (t *commandTarget) chooseTarget(name, caFlag, emailFlag, emailDefault strin
 		rt.emailFrom = emailDefault
 	}
 	return rt
+}
+
+// otherCA says, when the chosen CA came from the config and the file's
+// account for the resolver is registered with another CA (host and port
+// of the registration URI), that its certificates come from that other CA;
+// "" otherwise. Such certificates are not filed under the config's CA
+// (staging certificates would be served as production ones): Caddy obtains
+// new ones from its CA, and --ca imports them under their own.
+func (rt resolverTarget) otherCA(acct *acmejson.Account) string {
+	if rt.caFrom == "--ca" || strings.HasPrefix(rt.caFrom, "--ca,") || acct == nil || acct.Registration == nil || acct.Registration.URI == "" {
+		return ""
+	}
+	reg, err := url.Parse(acmejson.UpgradeACMEv1URL(acct.Registration.URI))
+	if err != nil || reg.Host == "" {
+		return ""
+	}
+	ca, err := url.Parse(rt.ca)
+	if err != nil || ca.Host == "" {
+		return ""
+	}
+	hostPort := func(u *url.URL) string {
+		if u.Port() != "" {
+			return strings.ToLower(u.Host)
+		}
+		return strings.ToLower(u.Hostname()) + ":443"
+	}
+	if hostPort(reg) == hostPort(ca) {
+		return ""
+	}
+	return fmt.Sprintf("its account in the file is registered at %s, not at the CA %s (%s): its certificates come from another CA and are not filed as that CA's; Caddy obtains new ones from %s when its sites need them, or pass --ca with the account's CA to import them under it", reg.Host, rt.ca, rt.caFrom, ca.Host)
 }
 
 // describeStorage names a storage for messages.
