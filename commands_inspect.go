@@ -118,7 +118,7 @@ func buildInspectReport(path string, f acmejson.File, info acmejson.LoadInfo, no
 	rep.ProblemCount = len(rep.Problems)
 	switch info.Format {
 	case acmejson.FormatV1:
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("traefik v1 layout: read as resolver %q; import converts it the same way", acmejson.DefaultV1Resolver))
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("traefik v1 layout: read as resolver %q; import converts it under --resolver, else the resolver of --config whose storage it is, else %q", acmejson.DefaultV1Resolver, acmejson.DefaultV1Resolver))
 	case acmejson.FormatEmpty:
 		rep.Warnings = append(rep.Warnings, "the file holds no resolvers")
 	}
