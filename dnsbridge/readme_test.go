@@ -7,15 +7,15 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the provider table in ../README.md")
+var update = flag.Bool("update", false, "rewrite the provider table in ../docs/configuration.md")
 
 const (
-	readmePath  = "../README.md"
+	readmePath  = "../docs/configuration.md"
 	readmeBegin = "<!-- dnsbridge:providers:begin -->"
 	readmeEnd   = "<!-- dnsbridge:providers:end -->"
 )
 
-// TestREADMEProviderTable checks that README.md holds exactly
+// TestREADMEProviderTable checks that docs/configuration.md holds exactly
 // MarkdownTable() between the dnsbridge markers. Run with -update to
 // rewrite that section in place.
 func TestREADMEProviderTable(t *testing.T) {
@@ -27,7 +27,7 @@ func TestREADMEProviderTable(t *testing.T) {
 	begin := strings.Index(readme, readmeBegin)
 	end := strings.Index(readme, readmeEnd)
 	if begin < 0 || end < 0 || end < begin {
-		t.Fatalf("README.md lacks the lines %q and %q in that order", readmeBegin, readmeEnd)
+		t.Fatalf("docs/configuration.md lacks the lines %q and %q in that order", readmeBegin, readmeEnd)
 	}
 	head := readme[:begin+len(readmeBegin)]
 	current := readme[begin+len(readmeBegin) : end]
@@ -44,7 +44,7 @@ func TestREADMEProviderTable(t *testing.T) {
 		return
 	}
 	if current != want {
-		t.Errorf("README.md provider table is out of date; run: go test ./dnsbridge -run TestREADMEProviderTable -update")
+		t.Errorf("docs/configuration.md provider table is out of date; run: go test ./dnsbridge -run TestREADMEProviderTable -update")
 	}
 }
 

@@ -20,8 +20,9 @@ type InspectReport struct {
 	Format       string            `json:"format"`        // "v2", "v1" or "empty"
 	CheckedAt    time.Time         `json:"checked_at"`    // the time expiry is judged at
 	Warnings     []string          `json:"warnings"`      // about the file as a whole
+	Problems     []string          `json:"problems"`      // with the file as a whole (a mode Traefik refuses)
 	Resolvers    []InspectResolver `json:"resolvers"`     // sorted by name
-	ProblemCount int               `json:"problem_count"` // account and certificate problems
+	ProblemCount int               `json:"problem_count"` // file, account and certificate problems
 }
 
 // InspectResolver is one resolver of an inspected file.
@@ -66,14 +67,20 @@ func Inspect(path string, f File, info LoadInfo, now time.Time) InspectReport {
 		Format:    info.Format.String(),
 		CheckedAt: now,
 		Warnings:  []string{},
+		Problems:  []string{},
 		Resolvers: []InspectResolver{},
 	}
 	if info.Mode&0o077 != 0 {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("mode %04o: traefik refuses an acme.json that group or others can access (chmod 600 %s)", info.Mode, path))
+		rep.Problems = append(rep.Problems, fmt.Sprintf("mode %04o: traefik refuses an acme.json that group or others can access (chmod 600 %s)", info.Mode, path))
 	}
+	if odd := f.LeftoverV1Keys(); len(odd) > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s %s: keys of a traefik v1 file that traefik v2/v3 took for resolver names when it read that file; no resolver uses them, and the v1 account and certificates are not in them (the v1 original, if kept, holds them)",
+			pluralWord(len(odd), "resolver", "resolvers"), quoteAll(odd)))
+	}
+	rep.ProblemCount = len(rep.Problems)
 	switch info.Format {
 	case FormatV1:
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("traefik v1 layout: read as resolver %q; import converts it the same way", DefaultV1Resolver))
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("traefik v1 layout: read as resolver %q; import converts it under --resolver, else the resolver of --config whose storage it is, else %q", DefaultV1Resolver, DefaultV1Resolver))
 	case FormatEmpty:
 		rep.Warnings = append(rep.Warnings, "the file holds no resolvers")
 	}
@@ -191,6 +198,9 @@ func (rep InspectReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "acme.json:  %s\n", rep.Path)
 	fmt.Fprintf(&b, "layout:     %s, %s, %s\n", rep.Format, plural(len(rep.Resolvers), "resolver"), plural(certs, "certificate"))
 	fmt.Fprintf(&b, "checked at: %s\n", rep.CheckedAt.Format(time.RFC3339))
+	for _, p := range rep.Problems {
+		fmt.Fprintf(&b, "problem:    %s\n", p)
+	}
 	for _, warn := range rep.Warnings {
 		fmt.Fprintf(&b, "warning:    %s\n", warn)
 	}
@@ -234,6 +244,23 @@ func (rep InspectReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "\n%s, %s, %s\n", plural(len(rep.Resolvers), "resolver"), plural(certs, "certificate"), plural(rep.ProblemCount, "problem"))
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// pluralWord is singular for n == 1, else plural.
+func pluralWord(n int, singular, plural string) string {
+	if n == 1 {
+		return singular
+	}
+	return plural
+}
+
+// quoteAll quotes each name and joins them with ", ".
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
 }
 
 func plural(n int, word string) string {
