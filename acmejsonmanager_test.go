@@ -19,6 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
+	"github.com/ac075510/caddy-traefik-acme/internal/fixtures"
 )
 
 // TestAcmeJSONManagerCaddyfile checks the Caddyfile syntax, alone and
@@ -322,7 +323,7 @@ func TestGetCertServesTraefikFixtures(t *testing.T) {
 			leaves := fixtureLeaves(t, f)
 			roots := fixtureRoots(t, tt.root)
 			env := newLocalCaddyEnv(t)
-			raw, err := os.ReadFile(filepath.Join("testdata", "acmejson", tt.file))
+			raw, err := fixtures.Bytes(tt.file)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -377,7 +378,7 @@ func TestGetCertResolverFilter(t *testing.T) {
 // issuer on the site, Caddy serves its own certificate.
 func TestGetCertFallsThrough(t *testing.T) {
 	pebble := fixtureRoots(t, "pebble-root.pem")
-	raw, err := os.ReadFile(filepath.Join("testdata", "acmejson", "traefik-v3-acme.json"))
+	raw, err := fixtures.Bytes(fixtures.TraefikV3)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,13 +17,14 @@ import (
 	"time"
 
 	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
+	"github.com/ac075510/caddy-traefik-acme/internal/fixtures"
 )
 
 func TestInspectCommandFixtures(t *testing.T) {
 	tests := []struct {
 		desc, fixture, golden string
 	}{
-		{"traefik v2", "testdata/acmejson/traefik-v2-acme.json", "inspect-traefik-v2.txt"},
+		{"traefik v2", fixtures.TraefikV2, "inspect-traefik-v2.txt"},
 		{"traefik v3", cmdV3Fixture, "inspect-traefik-v3.txt"},
 		{"traefik v3.6 rich", cmdRichFixture, "inspect-traefik-v3.6-rich.txt"},
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
+	"github.com/ac075510/caddy-traefik-acme/internal/fixtures"
 )
 
 // cmdTestNow is the pinned clock of the command tests: the fixtures' leaves
@@ -22,8 +23,8 @@ import (
 var cmdTestNow = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 
 const (
-	cmdRichFixture = "testdata/acmejson/traefik-v3.6.21-rich-acme.json"
-	cmdV3Fixture   = "testdata/acmejson/traefik-v3-acme.json"
+	cmdRichFixture = fixtures.TraefikV3Rich
+	cmdV3Fixture   = fixtures.TraefikV3
 	cmdRichCA      = "https://127.0.0.1:14300/dir" // the CA the rich fixture's accounts are registered with
 	cmdV3CA        = "https://127.0.0.1:14000/dir"
 )
@@ -51,7 +52,11 @@ func runTraefikCmd(t *testing.T, sub string, args ...string) (string, int, error
 // cmdCopyFixture copies a fixture into dir as name with mode 0600.
 func cmdCopyFixture(t *testing.T, from, dir, name string) string {
 	t.Helper()
-	data, err := os.ReadFile(from)
+	read := os.ReadFile
+	if fixtures.Has(from) {
+		read = fixtures.Bytes
+	}
+	data, err := read(from)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,12 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
+	"github.com/ac075510/caddy-traefik-acme/internal/fixtures"
 )
 
 // pinnedTime is when served chains are verified: the fixtures' leaves
@@ -148,23 +148,41 @@ func leafOf(tb testing.TB, c *acmejson.Certificate) *x509.Certificate {
 	return p.Chain[0]
 }
 
-// loadFixture reads testdata/acmejson/<name>.
+// loadFixture parses the Traefik fixture name (internal/fixtures).
 func loadFixture(tb testing.TB, name string) acmejson.File {
 	tb.Helper()
-	f, err := acmejson.Load(filepath.Join("testdata", "acmejson", name), acmejson.LoadOptions{ReadOnly: true})
+	f, _, err := acmejson.Parse(fixtureBytes(tb, name), "")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return f
 }
 
-// fixtureRoots returns a pool holding testdata/acmejson/<name>.
-func fixtureRoots(tb testing.TB, name string) *x509.CertPool {
+// fixtureBytes returns the Traefik fixture name (internal/fixtures).
+func fixtureBytes(tb testing.TB, name string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "acmejson", name))
+	b, err := fixtures.Bytes(name)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return b
+}
+
+// fixtureFile writes the Traefik fixture name into a new temporary
+// directory, with mode, and returns its path.
+func fixtureFile(tb testing.TB, name string, mode os.FileMode) string {
+	tb.Helper()
+	path, err := fixtures.WriteFile(tb.TempDir(), name, name, mode)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// fixtureRoots returns a pool holding the fixture root name.
+func fixtureRoots(tb testing.TB, name string) *x509.CertPool {
+	tb.Helper()
+	b := fixtureBytes(tb, name)
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(b) {
 		tb.Fatalf("no certificate in %s", name)

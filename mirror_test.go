@@ -13,6 +13,7 @@ import (
 
 	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
 	"github.com/ac075510/caddy-traefik-acme/internal/acmetest"
+	"github.com/ac075510/caddy-traefik-acme/internal/fixtures"
 )
 
 // fixtureTime is inside the validity of the fixtures' certificates, which
@@ -63,13 +64,15 @@ func TestAcmeJSONImportAndMirror(t *testing.T) {
 	ca := acmetest.Start(t)
 	env := newCaddyEnv(t, ca)
 	acmeFile := filepath.Join(t.TempDir(), "acme.json")
-	copyFile(t, filepath.Join("testdata", "acmejson", "traefik-v3-acme.json"), acmeFile, 0o644)
+	if _, err := fixtures.WriteFile(filepath.Dir(acmeFile), fixtures.TraefikV3, filepath.Base(acmeFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	orig, err := acmejson.Load(acmeFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	env.Extra["acme"] = acmeFile
-	fixtureRoots := loadRootPool(t, filepath.Join("testdata", "acmejson", "pebble-root.pem"))
+	fixtureRoots := fixtureRoots(t, fixtures.PebbleRoot)
 
 	const resolverBlock = `
 	traefik_acme {

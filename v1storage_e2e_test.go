@@ -1,6 +1,7 @@
 package traefikacme
 
 import (
+	"github.com/ac075510/caddy-traefik-acme/internal/fixtures"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,7 +27,7 @@ func TestV1StorageConvertedUnderOwningResolver(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.Extra["acme"] = acmeFile
-	fixtureRoots := loadRootPool(t, filepath.Join("testdata", "acmejson", "pebble-root.pem"))
+	fixtureRoots := fixtureRoots(t, fixtures.PebbleRoot)
 	env.startCaddy(t, `{
 {{template "preamble" .}}
 	traefik_acme {

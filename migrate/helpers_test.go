@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"io/fs"
 	"math/big"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/caddyserver/certmagic"
 
 	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
+	traefikfixtures "github.com/ac075510/caddy-traefik-acme/internal/fixtures"
 )
 
 // pinnedNow is inside the validity period of every fixture leaf
@@ -42,7 +42,7 @@ var fixtures = []fixture{
 
 func loadFixture(t testing.TB, name string) acmejson.File {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", name))
+	data, err := traefikfixtures.Bytes(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,10 +17,7 @@ var longBase64 = regexp.MustCompile(`"[A-Za-z0-9+/=]{64,}"`)
 // fuzzSeeds adds the testdata files and small edge cases to a corpus.
 func fuzzSeeds(f *testing.F) {
 	for _, name := range append(fixtures, "traefik-v1-acme.json", "traefik-v1-converted.golden.json") {
-		data, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			f.Fatal(err)
-		}
+		data := readTestdata(f, name)
 		f.Add(data)
 		// The same structure with short payloads, so mutations run fast.
 		f.Add(longBase64.ReplaceAll(data, []byte(`"AQID"`)))

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	traefikfixtures "github.com/ac075510/caddy-traefik-acme/internal/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -26,8 +28,17 @@ var fixtures = []string{
 	"traefik-v3.6.21-rich-acme.json",
 }
 
+// readTestdata returns a Traefik fixture (internal/fixtures) or a file of
+// testdata/.
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
+	if traefikfixtures.Has(name) {
+		b, err := traefikfixtures.Bytes(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +46,7 @@ func readTestdata(t testing.TB, name string) []byte {
 	return b
 }
 
-// copyFixture copies a testdata file into a fresh temporary directory with
+// copyFixture copies a fixture or testdata file into a fresh temporary directory with
 // the given mode and returns its path.
 func copyFixture(t testing.TB, name string, mode os.FileMode) string {
 	t.Helper()
