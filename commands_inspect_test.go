@@ -93,7 +93,7 @@ func TestInspectCommandFixtures(t *testing.T) {
 // cmdProblemFile writes a file with one of each problem inspect reports.
 func cmdProblemFile(t *testing.T, dir string) (string, acmejson.File) {
 	t.Helper()
-	f := cmdLoad(t, cmdRichFixture)
+	f := loadFixture(t, cmdRichFixture)
 	// http-ec: the first entry gets the key of the second (mismatch).
 	http := f["http-ec"]
 	http.Certificates[0].Key = http.Certificates[1].Key

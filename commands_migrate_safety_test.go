@@ -21,7 +21,7 @@ import (
 // at acme-staging-v02.
 func TestImportCommandCAFromTheFile(t *testing.T) {
 	const staging = "https://acme-staging-v02.api.letsencrypt.org/directory"
-	f := cmdLoad(t, cmdV3Fixture)
+	f := loadFixture(t, cmdV3Fixture)
 	for _, name := range f.ResolverNames() {
 		f[name].Account.Registration.URI = strings.Replace(f[name].Account.Registration.URI, "https://127.0.0.1:14000/my-account/", "https://acme-staging-v02.api.letsencrypt.org/acme/acct/", 1)
 	}

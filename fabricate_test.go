@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -166,17 +165,6 @@ func fixtureBytes(tb testing.TB, name string) []byte {
 		tb.Fatal(err)
 	}
 	return b
-}
-
-// fixtureFile writes the Traefik fixture name into a new temporary
-// directory, with mode, and returns its path.
-func fixtureFile(tb testing.TB, name string, mode os.FileMode) string {
-	tb.Helper()
-	path, err := fixtures.WriteFile(tb.TempDir(), name, name, mode)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return path
 }
 
 // fixtureRoots returns a pool holding the fixture root name.

@@ -20,19 +20,6 @@ import (
 // expire on 2027-02-27.
 var fixtureTime = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 
-func loadRootPool(t *testing.T, path string) *x509.CertPool {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		t.Fatalf("%s holds no certificate", path)
-	}
-	return pool
-}
-
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 	t.Helper()
 	b, err := os.ReadFile(from)
