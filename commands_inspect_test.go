@@ -231,7 +231,7 @@ func TestInspectCommandLayouts(t *testing.T) {
 
 func TestInspectCommandErrors(t *testing.T) {
 	dir := t.TempDir()
-	data, err := os.ReadFile(cmdV3Fixture)
+	data, err := fixtures.Bytes(cmdV3Fixture)
 	if err != nil {
 		t.Fatal(err)
 	}

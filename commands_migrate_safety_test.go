@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/certmagic"
 
 	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
+	"github.com/ac075510/caddy-traefik-acme/internal/fixtures"
 	"github.com/ac075510/caddy-traefik-acme/migrate"
 )
 
@@ -111,7 +112,7 @@ func TestImportCommandV1UnderItsResolver(t *testing.T) {
 // resolvers next to the real ones) is inspected and imported like any v2
 // file; inspect points out the four odd resolvers.
 func TestInspectLeftoverV1Keys(t *testing.T) {
-	raw, err := os.ReadFile(cmdV3Fixture)
+	raw, err := fixtures.Bytes(cmdV3Fixture)
 	if err != nil {
 		t.Fatal(err)
 	}
