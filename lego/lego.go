@@ -154,10 +154,15 @@ func applyEnv(p *provider, opts dnsbridge.Options) func() {
 		}
 		os.Setenv(k, v)
 	}
+	// Every override is applied, documented or not: lego's documentation
+	// and code disagree for a few providers (webglobe documents
+	// WEBGLOBE_API_KEY and reads WEBGLOBE_TOKEN).
+	for k, v := range opts.Overrides {
+		set(k, v)
+	}
 	for _, name := range p.vars() {
 		for _, k := range []string{name, name + "_FILE"} {
-			if v, ok := opts.Overrides[k]; ok {
-				set(k, v)
+			if _, ok := opts.Overrides[k]; ok {
 				continue
 			}
 			if opts.Lookup == nil {
@@ -209,7 +214,13 @@ func secrets(p *provider, opts dnsbridge.Options) []string {
 		}
 		return ""
 	}
-	for _, name := range p.vars() {
+	names := p.vars()
+	for k := range opts.Overrides {
+		if !strings.HasSuffix(k, "_FILE") && !slices.Contains(names, k) {
+			names = append(names, k)
+		}
+	}
+	for _, name := range names {
 		if isPublic(name) {
 			continue
 		}

@@ -154,6 +154,9 @@ func readMetadata(root string) ([]*meta, error) {
 			if len(k) != 3 || k[0] != "Configuration" {
 				continue
 			}
+			if !envNameRE.MatchString(k[2]) {
+				continue // prose such as "Application Default Credentials"
+			}
 			switch k[1] {
 			case "Credentials":
 				p.Credentials = append(p.Credentials, k[2])
@@ -174,6 +177,7 @@ func readMetadata(root string) ([]*meta, error) {
 }
 
 var (
+	envNameRE   = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 	moduleErrRE = regexp.MustCompile(`([\w./\-~!]+)@(v[\w.\-+]+): (?:reading|verifying|.*?)(?::|$)`)
 	statusRE    = regexp.MustCompile(`\b(40[0-9]|410) [A-Z][a-z]+`)
 )
@@ -284,7 +288,7 @@ func explain(msgs []string) string {
 	}
 	if len(mods) > 0 {
 		sort.Strings(mods)
-		why := "the Go module proxy does not serve it"
+		why := "the Go module proxy used for this build does not serve it"
 		if status != "" {
 			why += " (" + status + ")"
 		}
