@@ -291,6 +291,9 @@ func useResolversForLego(resolvers []string, log *zap.Logger) {
 type seqLocks struct {
 	mu sync.Mutex
 	m  map[string]*seqLock
+	// waiting, if set (tests), is called when an acquire is about to wait
+	// for the lock of name.
+	waiting func(name string)
 }
 
 type seqLock struct {
@@ -333,8 +336,16 @@ func (l *seqLocks) acquire(ctx context.Context, name, token string, log *zap.Log
 	}
 	select {
 	case lk.sem <- struct{}{}:
-	case <-ctx.Done():
-		return false, ctx.Err()
+	default:
+		if l.waiting != nil {
+			l.waiting(name)
+		}
+		log.Info("waiting for the other challenge with the same TXT record name to finish", zap.String("record", name))
+		select {
+		case lk.sem <- struct{}{}:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
 	}
 	l.mu.Lock()
 	lk.holder, lk.token = ctx, token
