@@ -1,4 +1,4 @@
-package lego
+package solver
 
 import (
 	"context"
