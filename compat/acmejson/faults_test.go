@@ -80,7 +80,7 @@ func TestInPlaceWriteUnderFullDisk(t *testing.T) {
 	busyRename(t)
 	small := mustParse(t, readTestdata(t, "traefik-v2-acme.json"))
 	large := largeFile(t, 20)
-	const rounds = 15 // × 16 steps = 240 runs
+	const rounds = 4 // × 16 steps = 64 runs; -count=4 gives 256
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 17))
 	runs, torn := 0, 0
 	for round := range rounds {
@@ -142,13 +142,21 @@ func TestInPlaceWriteUnderFullDisk(t *testing.T) {
 }
 
 // inPlaceCrashChild is crashChild on a file that rename cannot replace.
+// It prints "writing" once the file's first byte is invalidated, so that
+// the parent can aim its kill at the rewrite.
 func inPlaceCrashChild(t *testing.T) {
 	renameFile = func(string, string) error { return &os.LinkError{Op: "rename", Err: syscall.EBUSY} }
+	fault = func(step string) (int, error) {
+		if step == "sync_mark" {
+			fmt.Println("writing")
+		}
+		return 0, nil
+	}
 	crashChild(t)
 }
 
 // TestInPlaceCrashSafety kills (SIGKILL) a process that keeps rewriting a
-// file in place at random points, at least 200 times, and checks after
+// file in place at random points (25 times a run), and checks after
 // each kill that the file or its copy parses, that Load recovers every
 // confirmed entry, and that the next process repairs the file.
 func TestInPlaceCrashSafety(t *testing.T) {
@@ -156,9 +164,9 @@ func TestInPlaceCrashSafety(t *testing.T) {
 		inPlaceCrashChild(t)
 		return
 	}
-	kills := 200
+	kills := 25 // -count=8 gives 200
 	if testing.Short() {
-		kills = 20
+		kills = 5
 	}
 	path := filepath.Join(t.TempDir(), "acme.json")
 	base := largeFile(t, 100) // ~600 kB: a write takes long enough to be hit
@@ -178,27 +186,34 @@ func TestInPlaceCrashSafety(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Kill at a random point of the save after the second or a later
-		// one: a delay drawn across the time the last save took.
-		killAfter := 2 + rng.IntN(3)
+		// Kill during a rewrite (its first byte invalidated) after one to
+		// four saves, at a random point: a delay drawn across the time a
+		// save takes, so that some kills land after the rewrite too.
+		killAt := 1 + rng.IntN(4)
 		sc := bufio.NewScanner(out)
-		seen := 0
-		var last time.Time
+		writes := 0
+		var last, prev time.Time
 		for sc.Scan() {
-			name, ok := strings.CutPrefix(sc.Text(), "saved ")
-			if !ok {
+			line := sc.Text()
+			if name, ok := strings.CutPrefix(line, "saved "); ok {
+				confirmed["crash/"+name] = true
+				prev, last = last, time.Now()
 				continue
 			}
-			confirmed["crash/"+name] = true
-			now := time.Now()
-			if seen++; seen == killAfter {
-				spinFor(time.Duration(rng.Int64N(int64(now.Sub(last)) + 1)))
+			if line != "writing" {
+				continue
+			}
+			if writes++; writes == killAt {
+				d := time.Millisecond
+				if !prev.IsZero() {
+					d = last.Sub(prev)
+				}
+				spinFor(time.Duration(rng.Int64N(int64(d)/2 + 1)))
 				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 					t.Fatal(err)
 				}
 				break
 			}
-			last = now
 		}
 		_, _ = io.Copy(io.Discard, out)
 		_ = cmd.Wait()
