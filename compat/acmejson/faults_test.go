@@ -142,15 +142,12 @@ func TestInPlaceWriteUnderFullDisk(t *testing.T) {
 }
 
 // inPlaceCrashChild is crashChild on a file that rename cannot replace.
-// It prints "writing" once the file's first byte is invalidated, so that
-// the parent can aim its kill at the rewrite.
+// It prints "writing" when rename is refused, just before the in-place
+// rewrite, so that the parent can aim its kill at the rewrite.
 func inPlaceCrashChild(t *testing.T) {
-	renameFile = func(string, string) error { return &os.LinkError{Op: "rename", Err: syscall.EBUSY} }
-	fault = func(step string) (int, error) {
-		if step == "sync_mark" {
-			fmt.Println("writing")
-		}
-		return 0, nil
+	renameFile = func(string, string) error {
+		fmt.Println("writing")
+		return &os.LinkError{Op: "rename", Err: syscall.EBUSY}
 	}
 	crashChild(t)
 }
@@ -186,9 +183,8 @@ func TestInPlaceCrashSafety(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Kill during a rewrite (its first byte invalidated) after one to
-		// four saves, at a random point: a delay drawn across the time a
-		// save takes, so that some kills land after the rewrite too.
+		// Kill during an in-place rewrite after one to four saves, at a
+		// random point: a delay drawn across the time a save takes.
 		killAt := 1 + rng.IntN(4)
 		sc := bufio.NewScanner(out)
 		writes := 0
@@ -208,7 +204,7 @@ func TestInPlaceCrashSafety(t *testing.T) {
 				if !prev.IsZero() {
 					d = last.Sub(prev)
 				}
-				spinFor(time.Duration(rng.Int64N(int64(d)/2 + 1)))
+				spinFor(time.Duration(rng.Int64N(int64(d) + 1)))
 				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 					t.Fatal(err)
 				}
