@@ -67,10 +67,10 @@ func (c cmdIO) exportFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 	}
 
 	var out exportOutcome
-	err = acmejson.Update(path, func(f *acmejson.File) error {
+	err = acmejson.UpdateContext(ctx, path, func(f *acmejson.File) error {
 		out = mergeExport(*f, resolver, res, rep)
 		return nil
-	}, acmejson.LoadOptions{Resolver: resolver, TightenPermissions: true})
+	}, acmejson.LoadOptions{Resolver: resolver, TightenPermissions: true, Logger: c.logger(), Operation: "export"})
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}

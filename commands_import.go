@@ -27,7 +27,7 @@ func (c cmdIO) importFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 	if len(only) == 1 {
 		v1Resolver = only[0] // a v1 file's content is imported as this resolver
 	}
-	f, _, err := loadExisting(path, v1Resolver)
+	f, _, err := loadExisting(path, v1Resolver, c.logger())
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
@@ -52,13 +52,13 @@ func (c cmdIO) importFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 		if email == "" && entry != nil && entry.Account != nil {
 			email = entry.Account.Email
 		}
-		fmt.Fprintf(c.out, "%s: CA %s (%s), email %s (%s)\n", name, rt.ca, rt.caFrom, orDash(email), rt.emailFrom)
+		fmt.Fprintf(c.out, "%s: CA %s (%s), email %s (%s)\n", printable(name), rt.ca, rt.caFrom, printable(orDash(email)), rt.emailFrom)
 		if c.progress != nil {
 			n := 0
 			if entry != nil {
 				n = len(entry.Certificates)
 			}
-			fmt.Fprintf(c.progress, "%s: importing %d certificate entries…\n", name, n)
+			fmt.Fprintf(c.progress, "%s: importing %d certificate entries…\n", printable(name), n)
 		}
 		rep, err := migrate.Import(ctx, target.storage, entry, migrate.ImportOptions{
 			IssuerKey: migrate.IssuerKeyFromCA(rt.ca),
@@ -68,21 +68,21 @@ func (c cmdIO) importFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 		})
 		if err != nil {
 			failed = append(failed, name)
-			fmt.Fprintf(c.out, "%s: FAILED: %v\n", name, err)
+			fmt.Fprintf(c.out, "%s: FAILED: %s\n", printable(name), printable(err.Error()))
 			if ctx.Err() != nil {
 				break
 			}
 			continue
 		}
-		fmt.Fprintf(c.out, "%s: %s\n", name, rep.String())
+		fmt.Fprintf(c.out, "%s: %s\n", printable(name), printable(rep.String()))
 		for _, s := range rep.SkippedInvalid {
-			fmt.Fprintf(c.out, "  not imported %s: %s\n", strings.Join(s.Names, ","), s.Reason)
+			fmt.Fprintf(c.out, "  not imported %s: %s\n", printable(strings.Join(s.Names, ",")), printable(s.Reason))
 		}
 		if len(rep.SkippedNewer) > 0 {
-			fmt.Fprintf(c.out, "  kept (storage or another entry expires no earlier): %s\n", strings.Join(rep.SkippedNewer, ","))
+			fmt.Fprintf(c.out, "  kept (storage or another entry expires no earlier): %s\n", printable(strings.Join(rep.SkippedNewer, ",")))
 		}
 		if len(rep.Expired) > 0 {
-			fmt.Fprintf(c.out, "  imported although expired (Caddy renews them): %s\n", strings.Join(rep.Expired, ","))
+			fmt.Fprintf(c.out, "  imported although expired (Caddy renews them): %s\n", printable(strings.Join(rep.Expired, ",")))
 		}
 	}
 	if len(failed) > 0 {
