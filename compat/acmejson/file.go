@@ -3,6 +3,7 @@ package acmejson
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -416,17 +417,13 @@ func SaveContext(ctx context.Context, path string, f File, opts ...SaveOptions) 
 	}
 	written := false
 	defer func() { lk.release(target, written) }()
-	if !lk.created {
+	if !lk.created && !looksLikeJSONObject(lk.fh, lk.fi.Size()) {
 		cur, err := readAllBounded(lk.fh, lk.fi.Size())
 		if err != nil {
 			return fmt.Errorf("reading acme.json %s: %w", path, err)
 		}
-		if len(bytes.TrimSpace(cur)) > 0 {
-			if _, _, perr := Parse(cur, ""); perr != nil {
-				if _, _, cerr := loadInPlaceCopy(target + InPlaceCopySuffix); cerr != nil {
-					return fmt.Errorf("writing acme.json %s: refusing to overwrite a file that is not an acme.json: %w", path, perr)
-				}
-			}
+		if err := checkOverwritable(target, cur); err != nil {
+			return fmt.Errorf("writing acme.json %s: refusing to overwrite a file that is not an acme.json: %w", path, err)
 		}
 	}
 	if err := writeFile(target, data, lk.fi, log); err != nil {
@@ -434,6 +431,53 @@ func SaveContext(ctx context.Context, path string, f File, opts ...SaveOptions) 
 	}
 	written = true
 	return nil
+}
+
+// looksLikeJSONObject reports, from its first and last bytes only, whether
+// the file fh of the given size is empty or white space, or starts with
+// '{' and ends with '}' (white space aside), as every acme.json does. It is
+// Save's cheap check before overwriting: a file that fails it gets the full
+// one, checkOverwritable.
+func looksLikeJSONObject(fh *os.File, size int64) bool {
+	const edge = 4096
+	if size == 0 {
+		return true
+	}
+	head := make([]byte, min(size, edge))
+	if _, err := fh.ReadAt(head, 0); err != nil {
+		return false
+	}
+	head = bytes.TrimLeft(head, " \t\r\n")
+	if len(head) == 0 {
+		return size <= edge
+	}
+	tail := make([]byte, min(size, edge))
+	if _, err := fh.ReadAt(tail, size-int64(len(tail))); err != nil {
+		return false
+	}
+	tail = bytes.TrimRight(tail, " \t\r\n")
+	return head[0] == '{' && len(tail) > 0 && tail[len(tail)-1] == '}'
+}
+
+// checkOverwritable reports why cur, the content of target, must not be
+// overwritten by Save: it is not white space or a JSON object (what every
+// acme.json layout is), and no in-place copy beside it parses.
+func checkOverwritable(target string, cur []byte) error {
+	trimmed := bytes.TrimSpace(cur)
+	if len(trimmed) == 0 {
+		return nil
+	}
+	if trimmed[0] == '{' && json.Valid(trimmed) {
+		return nil
+	}
+	if _, _, err := loadInPlaceCopy(target + InPlaceCopySuffix); err == nil {
+		return nil
+	}
+	_, _, err := Parse(cur, "")
+	if err == nil {
+		err = errors.New("not a JSON object")
+	}
+	return err
 }
 
 // Update applies fn to the current content of path under the file's lock;
