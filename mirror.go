@@ -25,7 +25,9 @@ func (s *stores) has(resolver string) bool {
 }
 
 // noteIssued records which resolver obtained a certificate for names, so
-// the cert_obtained event can be mirrored into that resolver's file.
+// the cert_obtained event can be mirrored into that resolver's file, and
+// notes in storage that the names are to be mirrored (see notePending), so
+// that a failed or interrupted mirror is caught up.
 func (s *stores) noteIssued(ctx context.Context, resolver string, names []string) {
 	if !s.has(resolver) {
 		return

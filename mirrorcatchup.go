@@ -60,9 +60,9 @@ func (s *stores) clearPending(ctx context.Context, resolver, name string) {
 	}
 }
 
-// startCatchUp starts the background catch-up (app Start): it runs once at
-// once, then again after every failed mirror (kickCatchUp), retrying with
-// backoff until it succeeds or ctx ends. stopCatchUp ends it.
+// startCatchUp starts the background catch-up (the app's Start): it runs
+// once right away, then again whenever a mirror fails (kickCatchUp),
+// retrying with backoff until it succeeds. stopCatchUp ends it.
 func (s *stores) startCatchUp() {
 	if s == nil || len(s.byResolver) == 0 {
 		return
