@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
+	"github.com/ac075510/caddy-traefik-acme/migrate"
 )
 
 // The acme.json catch-up. A certificate obtained through a resolver with an
@@ -195,8 +196,11 @@ func (s *stores) catchUpResolver(ctx context.Context, rs *resolverStore) error {
 					entry.Upsert([]string{c.name}, c.certPEM, c.keyPEM)
 				}
 			}
+			// The account as the mirror writes it (see stores.mirror).
 			if account != nil && !sameAccount(entry.Account, account) {
-				entry.Account = account
+				if write, _ := migrate.ExportAccount(entry.Account, account, rs.res.CAServer, true); write {
+					entry.Account = account
+				}
 			}
 			return nil
 		})

@@ -333,14 +333,17 @@ const maxSymlinks = 40
 // resolveTarget returns the file path names once symbolic links are
 // followed, so that the file, not a link to it, is read, locked and
 // replaced. A dangling link resolves to the path its last link points to
-// (which a write then creates): a link is never replaced by a file. An
-// error wrapping fs.ErrNotExist means a directory on the way is missing.
+// (which a write then creates): a link is never replaced by a file. A path
+// in a missing directory is returned as it is.
 func resolveTarget(path string) (string, error) {
 	p := path
 	for range maxSymlinks {
 		fi, err := os.Lstat(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+			if errors.Is(err, fs.ErrNotExist) {
+				return p, nil // a write creates the directory (see makeDir)
+			}
 			if err != nil {
 				return "", err
 			}
@@ -390,7 +393,8 @@ func Save(path string, f File, opts ...SaveOptions) error {
 // instead of the torn file until the next write repairs the file.
 //
 // Symbolic links are followed: the final target is written (created, for a
-// dangling link), never the link. Waiting for the lock honours ctx and is
+// dangling link), never the link. A missing directory of path is created
+// (mode 0700, logged). Waiting for the lock honours ctx and is
 // logged. Only the first opts value is used. Save overwrites whatever
 // acme.json the file holds; when other processes may write it too, use
 // [Update].
@@ -410,6 +414,11 @@ func SaveContext(ctx context.Context, path string, f File, opts ...SaveOptions) 
 	target, err := resolveTarget(path)
 	if err != nil {
 		return fmt.Errorf("writing acme.json %s: %w", path, err)
+	}
+	if dirMissing(target) {
+		if err := makeDir(target, path, log); err != nil {
+			return fmt.Errorf("creating the directory of acme.json %s: %w", path, err)
+		}
 	}
 	lk, err := lockTarget(ctx, target, path, log, o.Operation)
 	if err != nil {
@@ -492,6 +501,8 @@ func Update(path string, fn func(*File) error, opts ...LoadOptions) error {
 // entries fn leaves alone are written back unchanged (byte for byte, for a
 // Traefik-written file). If fn returns an error, or the content is
 // unchanged, nothing is written; a missing file fn leaves empty is not
+// created. When the directory of path does not exist, it is created (mode
+// 0700, logged) if fn leaves something to write; otherwise nothing is
 // created. A file that is not an acme.json is neither written nor touched
 // (no chmod). fn may replace the File it is given. Only the first opts
 // value is used.
@@ -517,6 +528,21 @@ func UpdateContext(ctx context.Context, path string, fn func(*File) error, opts 
 	if err != nil {
 		return fmt.Errorf("writing acme.json %s: %w", path, err)
 	}
+	// A missing directory is created only when there is something to
+	// write: fn runs on the empty file first.
+	var pre File
+	if dirMissing(target) {
+		pre = File{}
+		if err := fn(&pre); err != nil {
+			return fmt.Errorf("updating acme.json %s: %w", path, err)
+		}
+		if len(pre) == 0 {
+			return nil
+		}
+		if err := makeDir(target, path, log); err != nil {
+			return fmt.Errorf("creating the directory of acme.json %s: %w", path, err)
+		}
+	}
 	lk, err := lockTarget(ctx, target, path, log, o.Operation)
 	if err != nil {
 		return fmt.Errorf("locking acme.json %s: %w", path, err)
@@ -531,7 +557,9 @@ func UpdateContext(ctx context.Context, path string, fn func(*File) error, opts 
 	if err != nil {
 		return err
 	}
-	if err := fn(&f); err != nil {
+	if pre != nil && lk.created {
+		f = pre // fn already ran on the (still) missing file
+	} else if err := fn(&f); err != nil {
 		return fmt.Errorf("updating acme.json %s: %w", path, err)
 	}
 	if lk.created && len(f) == 0 {
