@@ -686,3 +686,33 @@ func TestRSACapOnEveryKeyPath(t *testing.T) {
 		t.Errorf("problems: %q", reasons)
 	}
 }
+
+// TestInPlaceFailureKeepsEarlierCopy: when a rewrite was interrupted (the
+// file torn, its copy beside it) and the next rewrite fails before touching
+// the file, the copy — now the newer content — stays.
+func TestInPlaceFailureKeepsEarlierCopy(t *testing.T) {
+	busyRename(t)
+	p := filepath.Join(t.TempDir(), "acme.json")
+	good := readTestdata(t, "traefik-v3-acme.json")
+	if err := os.WriteFile(p, append([]byte{0}, good[1:len(good)/2]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p+InPlaceCopySuffix, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"sync_dir", "open", "reserve"} {
+		injectFault(t, step, 0)
+		err := Update(p, func(f *File) error { f.Ensure("more-" + step); return nil })
+		fault = nil
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("%s: %v", step, err)
+		}
+		f, err := Load(p)
+		if err != nil {
+			t.Fatalf("after a failure at %s: %v", step, err)
+		}
+		if f["more-"+step] == nil || len(f) < 4 {
+			t.Fatalf("after a failure at %s: %v", step, f.ResolverNames())
+		}
+	}
+}

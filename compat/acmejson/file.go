@@ -690,8 +690,11 @@ func writeInPlace(target, tmpName string, data []byte, log *slog.Logger) error {
 		return fmt.Errorf("keeping a copy before rewriting in place: %w", err)
 	}
 	untouched := func(err error) error {
-		// target is intact: the copy is not needed.
-		_ = os.Remove(copyPath)
+		// This write did not touch target: the copy is not needed, unless
+		// an earlier rewrite was interrupted and target is still torn.
+		if !markedMidRewrite(target) {
+			_ = os.Remove(copyPath)
+		}
 		return err
 	}
 	if _, err := faultAt("sync_dir"); err != nil {
@@ -757,6 +760,20 @@ func writeInPlace(target, tmpName string, data []byte, log *slog.Logger) error {
 	}
 	removeInPlaceCopy(target, log)
 	return nil
+}
+
+// markedMidRewrite reports whether target starts with the NUL byte an
+// in-place rewrite puts first while it writes: the rewrite was interrupted
+// and the file is torn.
+func markedMidRewrite(target string) bool {
+	fh, err := os.OpenFile(target, os.O_RDONLY|openNonblock, 0)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	var b [1]byte
+	n, _ := fh.ReadAt(b[:], 0)
+	return n == 1 && b[0] == 0
 }
 
 // removeInPlaceCopy deletes the copy an in-place rewrite keeps, once target
