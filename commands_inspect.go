@@ -25,7 +25,7 @@ func (c cmdIO) inspect(_ context.Context, fl caddycmd.Flags) (int, error) {
 			return caddy.ExitCodeFailedStartup, fmt.Errorf("parsing --now: %w", err)
 		}
 	}
-	f, info, err := loadExisting(path, "")
+	f, info, err := loadExisting(path, "", c.logger())
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}

@@ -195,24 +195,26 @@ func (rep InspectReport) WriteText(w io.Writer) error {
 	for _, r := range rep.Resolvers {
 		certs += len(r.Certificates)
 	}
-	fmt.Fprintf(&b, "acme.json:  %s\n", rep.Path)
+	// Everything from the file is passed through printable: names and
+	// other strings in an acme.json may hold terminal escape sequences.
+	fmt.Fprintf(&b, "acme.json:  %s\n", Printable(rep.Path))
 	fmt.Fprintf(&b, "layout:     %s, %s, %s\n", rep.Format, plural(len(rep.Resolvers), "resolver"), plural(certs, "certificate"))
 	fmt.Fprintf(&b, "checked at: %s\n", rep.CheckedAt.Format(time.RFC3339))
 	for _, p := range rep.Problems {
 		fmt.Fprintf(&b, "problem:    %s\n", p)
 	}
 	for _, warn := range rep.Warnings {
-		fmt.Fprintf(&b, "warning:    %s\n", warn)
+		fmt.Fprintf(&b, "warning:    %s\n", Printable(warn))
 	}
 	for _, r := range rep.Resolvers {
-		fmt.Fprintf(&b, "\nresolver %s\n", r.Name)
+		fmt.Fprintf(&b, "\nresolver %s\n", Printable(r.Name))
 		if a := r.Account; a == nil {
 			b.WriteString("  account: none (Traefik registers one when it first needs it)\n")
 		} else {
 			fmt.Fprintf(&b, "  account: %s, CA %s, key %s, status %s\n",
-				orDash(a.Email), orDash(a.CAHost), orDash(a.KeyType), orDash(a.Status))
+				Printable(orDash(a.Email)), Printable(orDash(a.CAHost)), Printable(orDash(a.KeyType)), Printable(orDash(a.Status)))
 			for _, p := range a.Problems {
-				fmt.Fprintf(&b, "  account problem: %s\n", p)
+				fmt.Fprintf(&b, "  account problem: %s\n", Printable(p))
 			}
 		}
 		if len(r.Certificates) == 0 {
@@ -235,7 +237,7 @@ func (rep InspectReport) WriteText(w io.Writer) error {
 			if len(c.Problems) > 0 {
 				problems = strings.Join(c.Problems, "; ")
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", names, orDash(c.Issuer), notAfter, days, orDash(c.KeyType), problems)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", Printable(names), Printable(orDash(c.Issuer)), notAfter, days, Printable(orDash(c.KeyType)), Printable(problems))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
