@@ -99,6 +99,9 @@ func cmdTestStorageConfig(t *testing.T, apps string) (string, *certmagic.FileSto
 
 func cmdLoad(t *testing.T, path string) acmejson.File {
 	t.Helper()
+	if fixtures.Has(path) {
+		return loadFixture(t, path)
+	}
 	f, err := acmejson.Load(path, acmejson.LoadOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)

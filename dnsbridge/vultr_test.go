@@ -35,11 +35,6 @@ func (f *fakeVultr) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == base:
 		// One record per page, to exercise the cursor.
-		var ids []int
-		for id := range f.records {
-			n, _ := strconv.Atoi(id)
-			ids = append(ids, n)
-		}
 		start, _ := strconv.Atoi(r.URL.Query().Get("cursor"))
 		var page struct {
 			Records []vultrRecord `json:"records"`
