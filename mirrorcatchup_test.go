@@ -18,6 +18,7 @@ import (
 
 	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
 	"github.com/ac075510/caddy-traefik-acme/compat/config"
+	"github.com/ac075510/caddy-traefik-acme/internal/fixtures"
 )
 
 // catchUpFixture is a stores with one resolver ("le-http") whose acme.json
@@ -35,7 +36,7 @@ type catchUpFixture struct {
 
 func newCatchUpFixture(t *testing.T) *catchUpFixture {
 	t.Helper()
-	orig, err := os.ReadFile(filepath.Join("testdata", "acmejson", "traefik-v3-acme.json"))
+	orig, err := fixtures.Bytes(fixtures.TraefikV3)
 	if err != nil {
 		t.Fatal(err)
 	}
