@@ -325,3 +325,45 @@ func TestReadThroughLockInterfaces(t *testing.T) {
 		t.Errorf("rewrapped: base %T, %d layers", again.Base(), len(again.Layers()))
 	}
 }
+
+// TestReadThroughMetadata checks which metadata goes with the file's
+// certificate: what certmagic stored for the name (ARI) when storage has no
+// certificate for it and the metadata is newer than the acme.json, else the
+// metadata Import would write (the file changed since, so the stored
+// metadata may describe another certificate).
+func TestReadThroughMetadata(t *testing.T) {
+	const ca = "https://127.0.0.1:14000/dir"
+	const name = "d1.example.test"
+	issuer := IssuerKeyFromCA(ca)
+	res := loadFixture(t, "traefik-v3-acme.json")["le-dns"]
+	metaKey := certmagic.StorageKeys.SiteMeta(issuer, name)
+	withARI := []byte(`{"sans":["d1.example.test"],"issuer_data":{"renewal_info":{"suggestedWindow":{"start":"2027-01-01T00:00:00Z","end":"2027-01-02T00:00:00Z"}}}}`)
+	imported := newStorage(t)
+	if _, err := Import(t.Context(), imported, res, ImportOptions{CA: ca}); err != nil {
+		t.Fatal(err)
+	}
+	importMeta := mustLoad(t, imported, metaKey)
+	tests := []struct {
+		desc     string
+		modified time.Time // the acme.json's
+		want     []byte
+	}{
+		{"acme.json older than the stored metadata", time.Now().Add(-time.Hour), withARI},
+		{"acme.json changed since", time.Now().Add(time.Hour), importMeta},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			base := newStorage(t)
+			if err := base.Store(t.Context(), metaKey, withARI); err != nil {
+				t.Fatal(err)
+			}
+			layer, err := NewLayer(res, tt.modified, ImportOptions{CA: ca})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := mustLoad(t, NewReadThrough(base, layer), metaKey); !bytes.Equal(got, tt.want) {
+				t.Errorf("metadata = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
