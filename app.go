@@ -222,8 +222,12 @@ func (a *App) Validate() error {
 }
 
 // Start implements caddy.App. Resolvers do their work through the issuers
-// that reference them.
-func (a *App) Start() error { return nil }
+// that reference them; Start does what Caddy does on disk for their acme.json
+// files once it runs, and never during validation (onDiskAtStart).
+func (a *App) Start() error {
+	a.stores.onDiskAtStart()
+	return nil
+}
 
 // Stop implements caddy.App.
 func (a *App) Stop() error { return nil }
