@@ -30,6 +30,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
@@ -67,6 +68,7 @@ func (s *stores) newLayer(rs *resolverStore, lf loadedFile) (*migrate.Layer, err
 		IssuerKey: rs.issuerKey,
 		CA:        rs.res.CAServer,
 		Email:     rs.res.Email,
+		Resolver:  rs.name,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resolver %q: reading %s: %w", rs.name, rs.path, err)
@@ -104,4 +106,51 @@ func (s *stores) onDiskAtStart() {
 			s.logger.Warn("tightening acme.json permissions", zap.String("path", path), zap.Error(err))
 		}
 	}
+}
+
+// readThroughStorage returns the target's storage with the acme.json of
+// every resolver the config's traefik_acme app reads through, as the
+// running Caddy sees it: an offline command (export) then finds the
+// certificates and accounts Caddy serves from those files, which are not
+// copied into storage. Files that do not load are left out (the command
+// reports on the storage alone for them). Without a config it is the
+// storage.
+func (t *commandTarget) readThroughStorage() certmagic.Storage {
+	var layers []*migrate.Layer
+	files := map[string]loadedFile{}
+	for _, name := range sortedKeys(t.resolvers) {
+		res := t.resolvers[name]
+		if !t.withStorage[name] || res == nil || res.Storage == "" {
+			continue
+		}
+		path, err := caddy.NewReplacer().ReplaceOrErr(res.Storage, true, true)
+		if err != nil {
+			continue
+		}
+		lf, ok := files[path]
+		if !ok {
+			f, err := acmejson.Load(path, acmejson.LoadOptions{Resolver: name, ReadOnly: true})
+			if err != nil {
+				continue
+			}
+			lf = loadedFile{file: f}
+			if fi, err := os.Stat(path); err == nil {
+				lf.modified = fi.ModTime()
+			}
+			files[path] = lf
+		}
+		layer, err := migrate.NewLayer(lf.file[name], lf.modified, migrate.LayerOptions{
+			CA:       res.CAServer,
+			Email:    res.Email,
+			Resolver: name,
+		})
+		if err != nil {
+			continue
+		}
+		layers = append(layers, layer)
+	}
+	if len(layers) == 0 {
+		return t.storage
+	}
+	return migrate.NewReadThrough(t.storage, layers...)
 }

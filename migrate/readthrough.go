@@ -3,6 +3,7 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -40,6 +41,11 @@ type Layer struct {
 	account       *accountFiles // nil when the resolver has no usable account
 	accountReason string        // why account is nil, when there was one
 
+	// The resolver's own account as Import records it (ResolverAccountKey),
+	// when LayerOptions.Resolver is set and the account is usable.
+	resolverKey  string
+	resolverJSON []byte
+
 	issuerData []byte
 	entries    []*layerEntry
 	byName     map[string][]int // Safe(ASCII name) → entry indexes, file order
@@ -55,7 +61,8 @@ type layerEntry struct {
 }
 
 // LayerOptions are the parts of [ImportOptions] a [Layer] uses: IssuerKey
-// (or CA), CA and Email, with the same meaning and defaults.
+// (or CA), CA, Email and Resolver, with the same meaning and defaults (with
+// Resolver, the Layer also offers the resolver's own account record).
 type LayerOptions = ImportOptions
 
 // NewLayer indexes res (one resolver of an acme.json) for a [ReadThrough]
@@ -92,6 +99,13 @@ func NewLayer(res *acmejson.Resolver, modified time.Time, opts LayerOptions) (*L
 		}
 		if reason == "" {
 			l.account = &files
+			if opts.Resolver != "" {
+				b, err := json.Marshal(res.Account)
+				if err != nil {
+					return nil, fmt.Errorf("encoding the account of resolver %q: %w", opts.Resolver, err)
+				}
+				l.resolverKey, l.resolverJSON = ResolverAccountKey(issuerKey, opts.Resolver), b
+			}
 		}
 		l.accountReason = reason
 		if res.Account.Registration != nil {
@@ -215,6 +229,9 @@ func (l *Layer) keys() []string {
 	if l.account != nil {
 		out = append(out, l.account.regKey, l.account.keyKey)
 	}
+	if l.resolverKey != "" {
+		out = append(out, l.resolverKey)
+	}
 	for _, n := range l.names {
 		out = append(out,
 			l.certPrefix+n+"/"+n+".crt",
@@ -315,10 +332,11 @@ func (rt *ReadThrough) String() string {
 
 // match finds the Layer key is one of.
 type match struct {
-	layer   *Layer
-	kind    int // kindCert, kindKey, kindMeta; 0 for account files
-	safe    string
-	account bool // the registration (false: the account key) when kind is 0
+	layer    *Layer
+	kind     int // kindCert, kindKey, kindMeta; 0 for account files
+	safe     string
+	account  bool // the registration (false: the account key) when kind is 0
+	resolver bool // the resolver's own account record (ResolverAccountKey)
 }
 
 func (rt *ReadThrough) match(key string) (match, bool) {
@@ -329,6 +347,9 @@ func (rt *ReadThrough) match(key string) (match, bool) {
 		return match{}, false
 	}
 	for _, l := range rt.layers {
+		if l.resolverKey != "" && key == l.resolverKey {
+			return match{layer: l, resolver: true}, true
+		}
 		if a := l.account; a != nil {
 			switch key {
 			case a.regKey:
@@ -408,6 +429,13 @@ func (rt *ReadThrough) storageCertWins(ctx context.Context, l *Layer, safe strin
 // loadAccount answers an account file: the storage's account when storage
 // holds a registration for it, else the file's.
 func (rt *ReadThrough) loadAccount(ctx context.Context, key string, m match) ([]byte, error) {
+	if m.resolver {
+		b, err := rt.base.Load(ctx, key)
+		if errors.Is(err, fs.ErrNotExist) {
+			return bytes.Clone(m.layer.resolverJSON), nil
+		}
+		return b, err
+	}
 	a := m.layer.account
 	if m.account {
 		b, err := rt.base.Load(ctx, key)

@@ -32,7 +32,7 @@ func TestReadThroughMatchesImport(t *testing.T) {
 				if res.Account != nil {
 					email = res.Account.Email
 				}
-				opts := ImportOptions{CA: fx.ca, Email: email, Now: fixedNow}
+				opts := ImportOptions{CA: fx.ca, Email: email, Now: fixedNow, Resolver: rn}
 				imported := newStorage(t)
 				if _, err := Import(t.Context(), imported, res, opts); err != nil {
 					t.Fatal(err)
