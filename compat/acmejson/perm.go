@@ -19,7 +19,10 @@ import (
 // elsewhere it does nothing.
 func TightenPermissions(path string, logger *slog.Logger) (bool, error) {
 	log := loggerOf(logger)
-	target := resolvePath(path)
+	target, err := resolveTarget(path)
+	if err != nil {
+		return false, fmt.Errorf("checking acme.json permissions %s: %w", path, err)
+	}
 	fi, err := os.Stat(target)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
