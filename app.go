@@ -246,11 +246,13 @@ func (a *App) Validate() error {
 }
 
 // Start implements caddy.App. Resolvers do their work through the issuers
-// that reference them; Start begins the acme.json catch-up, which writes
-// into each resolver's file the certificates Caddy's storage holds that a
-// failed mirror left out. It runs only here, never at Provision, so that
-// `caddy validate` writes nothing.
+// that reference them; Start does what Caddy does on disk for their acme.json
+// files once it runs, and never at Provision, so that `caddy validate` writes
+// nothing: it tightens a too-open file (onDiskAtStart) and begins the
+// acme.json catch-up, which writes into each resolver's file the
+// certificates Caddy's storage holds that a failed mirror left out.
 func (a *App) Start() error {
+	a.stores.onDiskAtStart()
 	a.stores.startCatchUp()
 	return nil
 }
