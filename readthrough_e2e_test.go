@@ -27,6 +27,7 @@ import (
 
 	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
 	"github.com/ac075510/caddy-traefik-acme/internal/acmetest"
+	"github.com/ac075510/caddy-traefik-acme/internal/fixtures"
 	"github.com/ac075510/caddy-traefik-acme/migrate"
 )
 
@@ -102,7 +103,9 @@ func TestValidateAndAdaptChangeNothingOnDisk(t *testing.T) {
 	v1 := filepath.Join(acmeDir, "v1-acme.json")
 	copyFile(t, filepath.Join("testdata", "commands", "traefik-v1-acme.json"), v1, 0o644)
 	v3 := filepath.Join(acmeDir, "acme.json")
-	copyFile(t, filepath.Join("testdata", "acmejson", "traefik-v3-acme.json"), v3, 0o640)
+	if _, err := fixtures.WriteFile(filepath.Dir(v3), fixtures.TraefikV3, filepath.Base(v3), 0o640); err != nil {
+		t.Fatal(err)
+	}
 
 	caddyfile := filepath.Join(t.TempDir(), "Caddyfile")
 	// No skip_install_trust: that option loads the pki app, whose local CA
