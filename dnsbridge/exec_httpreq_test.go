@@ -22,7 +22,7 @@ func TestExec(t *testing.T) {
 	t.Run("default mode runs present and cleanup with fqdn and value", func(t *testing.T) {
 		script := dnsfakes.NewExecScript(t, 0)
 		prov, tm, err := New("exec", Options{Lookup: mapLookup(map[string]string{
-			"EXEC_PATH": script.Path, "EXEC_PROPAGATION_TIMEOUT": "90",
+			"EXEC_PATH": script.Path, "EXEC_PROPAGATION_TIMEOUT": "90", "EXEC_SEQUENCE_INTERVAL": "0",
 		})})
 		if err != nil {
 			t.Fatalf("New: %v", err)
@@ -81,7 +81,7 @@ func TestExec(t *testing.T) {
 
 	t.Run("RAW mode", func(t *testing.T) {
 		script := dnsfakes.NewExecScript(t, 0)
-		prov, _, err := New("exec", Options{Lookup: mapLookup(map[string]string{"EXEC_PATH": script.Path, "EXEC_MODE": "RAW"})})
+		prov, _, err := New("exec", Options{Lookup: mapLookup(map[string]string{"EXEC_PATH": script.Path, "EXEC_MODE": "RAW", "EXEC_SEQUENCE_INTERVAL": "0"})})
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
@@ -123,7 +123,7 @@ func TestExec(t *testing.T) {
 	t.Run("forwarder applies calls to a sink", func(t *testing.T) {
 		sink := dnsfakes.NewMemorySink()
 		fwd := dnsfakes.NewExecForwarder(t, sink)
-		prov, _, err := New("exec", Options{Lookup: mapLookup(map[string]string{"EXEC_PATH": fwd.Path})})
+		prov, _, err := New("exec", Options{Lookup: mapLookup(map[string]string{"EXEC_PATH": fwd.Path, "EXEC_SEQUENCE_INTERVAL": "0"})})
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}

@@ -1,0 +1,217 @@
+package dnsbridge
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libdns/libdns"
+	"go.uber.org/zap"
+)
+
+// recordingProvider records every present and cleanup, and fails presents
+// of values listed in fail.
+type recordingProvider struct {
+	mu     sync.Mutex
+	events []string
+	fail   map[string]bool
+}
+
+func (p *recordingProvider) AppendRecords(_ context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range recs {
+		if p.fail[r.RR().Data] {
+			return nil, errors.New("present failed")
+		}
+		p.events = append(p.events, "present "+r.RR().Data)
+	}
+	return recs, nil
+}
+
+func (p *recordingProvider) DeleteRecords(_ context.Context, zone string, recs []libdns.Record) ([]libdns.Record, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range recs {
+		p.events = append(p.events, "cleanup "+r.RR().Data)
+	}
+	return recs, nil
+}
+
+func (p *recordingProvider) Events() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.events)
+}
+
+// newTestSequential wraps inner with its own lock table.
+func newTestSequential(inner Provider, interval time.Duration, locks *nameLocks) Provider {
+	return &sequentialProvider{inner: inner, code: "exec", interval: interval, log: zap.NewNop(), locks: locks}
+}
+
+// refs returns how many callers wait for or hold name.
+func (t *nameLocks) refsOf(name string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if l := t.m[name]; l != nil {
+		return l.refs
+	}
+	return 0
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func TestSequentialOneChallengePerName(t *testing.T) {
+	const name = "_acme-challenge.example.com."
+	locks := &nameLocks{}
+	inner := &recordingProvider{}
+	apex := newTestSequential(inner, 0, locks)
+	// A second instance (another resolver, or the config after a reload)
+	// shares the lock table.
+	wild := newTestSequential(inner, 0, locks)
+
+	ctx := t.Context()
+	if _, err := apex.AppendRecords(ctx, "example.com.", txtRec("_acme-challenge", "apex")); err != nil {
+		t.Fatal(err)
+	}
+	// A record with another name is not held up.
+	if _, err := wild.AppendRecords(ctx, "example.com.", txtRec("_acme-challenge.www", "www")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := wild.AppendRecords(ctx, "example.com.", txtRec("_acme-challenge", "wild"))
+		done <- err
+	}()
+	waitUntil(t, "the second present to wait for the name", func() bool { return locks.refsOf(name) == 2 })
+	if got := inner.Events(); slices.Contains(got, "present wild") {
+		t.Fatalf("second challenge presented while the first holds the name: %v", got)
+	}
+	if _, err := apex.DeleteRecords(ctx, "example.com.", txtRec("_acme-challenge", "apex")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wild.DeleteRecords(ctx, "example.com", txtRec("_acme-challenge", "wild")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"present apex", "present www", "cleanup apex", "present wild", "cleanup wild"}
+	if got := inner.Events(); !slices.Equal(got, want) {
+		t.Errorf("events = %v, want %v", got, want)
+	}
+}
+
+func TestSequentialInterval(t *testing.T) {
+	t.Run("the next challenge waits the interval after a cleanup", func(t *testing.T) {
+		locks := &nameLocks{}
+		inner := &recordingProvider{}
+		p := newTestSequential(inner, time.Hour, locks)
+		if _, err := p.AppendRecords(t.Context(), "example.com.", txtRec("_acme-challenge", "a")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.DeleteRecords(t.Context(), "example.com.", txtRec("_acme-challenge", "a")); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			_, err := p.AppendRecords(ctx, "example.com.", txtRec("_acme-challenge", "b"))
+			done <- err
+		}()
+		waitUntil(t, "the second present to wait", func() bool { return locks.refsOf("_acme-challenge.example.com.") == 1 })
+		cancel()
+		err := <-done
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "exec: waiting for the other challenge on _acme-challenge.example.com") {
+			t.Fatalf("error = %v", err)
+		}
+		if slices.Contains(inner.Events(), "present b") {
+			t.Errorf("presented within the interval: %v", inner.Events())
+		}
+		// A cancelled wait leaves the name free for the next caller.
+		if got := locks.refsOf("_acme-challenge.example.com."); got != 0 {
+			t.Errorf("refs after cancel = %d", got)
+		}
+	})
+
+	t.Run("a failed present frees the name without an interval", func(t *testing.T) {
+		locks := &nameLocks{}
+		inner := &recordingProvider{fail: map[string]bool{"bad": true}}
+		p := newTestSequential(inner, time.Hour, locks)
+		if _, err := p.AppendRecords(t.Context(), "example.com.", txtRec("_acme-challenge", "bad")); err == nil {
+			t.Fatal("present of bad succeeded")
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		if _, err := p.AppendRecords(ctx, "example.com.", txtRec("_acme-challenge", "good")); err != nil {
+			t.Fatalf("present after a failed present: %v", err)
+		}
+	})
+}
+
+func TestSequentialLease(t *testing.T) {
+	locks := &nameLocks{lease: 10 * time.Millisecond}
+	inner := &recordingProvider{}
+	p := newTestSequential(inner, 0, locks)
+	if _, err := p.AppendRecords(t.Context(), "example.com.", txtRec("_acme-challenge", "lost")); err != nil {
+		t.Fatal(err)
+	}
+	// No cleanup ever comes: the lease frees the name.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if _, err := p.AppendRecords(ctx, "example.com.", txtRec("_acme-challenge", "next")); err != nil {
+		t.Fatalf("present after the lease: %v", err)
+	}
+	// The late cleanup of the first value does not free the new holder.
+	if _, err := p.DeleteRecords(t.Context(), "example.com.", txtRec("_acme-challenge", "lost")); err != nil {
+		t.Fatal(err)
+	}
+	if got := locks.refsOf("_acme-challenge.example.com."); got != 1 {
+		t.Errorf("refs = %d, want the new holder only", got)
+	}
+	if _, err := p.DeleteRecords(t.Context(), "example.com.", txtRec("_acme-challenge", "next")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSequentialSpecs(t *testing.T) {
+	for _, code := range []string{"exec", "httpreq"} {
+		spec, _ := Lookup(code)
+		if !spec.Sequential {
+			t.Errorf("%s: Spec.Sequential = false", code)
+		}
+	}
+	prov, _, err := New("exec", Options{Lookup: mapLookup(map[string]string{"EXEC_PATH": "/bin/true"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iv, ok := IsSequential(prov); !ok || iv != time.Minute {
+		t.Errorf("exec: IsSequential = %v, %v; want lego's default 60 s", iv, ok)
+	}
+	prov, _, err = New("exec", Options{Lookup: mapLookup(map[string]string{"EXEC_PATH": "/bin/true", "EXEC_SEQUENCE_INTERVAL": "5"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iv, _ := IsSequential(prov); iv != 5*time.Second {
+		t.Errorf("EXEC_SEQUENCE_INTERVAL=5: interval = %v", iv)
+	}
+	_, _, err = New("exec", Options{Lookup: mapLookup(map[string]string{"EXEC_PATH": "/bin/true", "EXEC_SEQUENCE_INTERVAL": "1m"})})
+	if err == nil || !strings.Contains(err.Error(), "EXEC_SEQUENCE_INTERVAL") {
+		t.Errorf("EXEC_SEQUENCE_INTERVAL=1m: error = %v", err)
+	}
+}
