@@ -1,6 +1,6 @@
 // Package dnsfakes provides faithful loopback fakes of DNS provider APIs
-// (Cloudflare v4, Route 53 REST-XML, lego's httpreq protocol) and helpers
-// for lego's exec protocol, for tests only.
+// (Cloudflare v4, Route 53 REST-XML, acme-dns, PowerDNS, lego's httpreq
+// protocol) and helpers for lego's exec protocol, for tests only.
 //
 // Every fake reports the TXT records it creates and deletes to a Sink, so
 // an end-to-end test can pass its own DNS server (the one the test CA
