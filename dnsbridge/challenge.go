@@ -44,16 +44,33 @@ func (c ChallengeInfo) TXTValue() string {
 
 type challengeInfoKey struct{}
 
+// challengeInfoValue is what WithChallengeInfo stores: the info and the
+// context it was attached to (the ACME order's, for LockTXTName).
+type challengeInfoValue struct {
+	ci     ChallengeInfo
+	parent context.Context
+}
+
 // WithChallengeInfo returns a context carrying ci, for RAW modes.
 func WithChallengeInfo(ctx context.Context, ci ChallengeInfo) context.Context {
-	return context.WithValue(ctx, challengeInfoKey{}, ci)
+	return context.WithValue(ctx, challengeInfoKey{}, challengeInfoValue{ci: ci, parent: ctx})
 }
 
 // ChallengeInfoFromContext returns the ChallengeInfo attached with
 // WithChallengeInfo, if any.
 func ChallengeInfoFromContext(ctx context.Context) (ChallengeInfo, bool) {
-	ci, ok := ctx.Value(challengeInfoKey{}).(ChallengeInfo)
-	return ci, ok
+	v, ok := ctx.Value(challengeInfoKey{}).(challengeInfoValue)
+	return v.ci, ok
+}
+
+// orderContext returns the context WithChallengeInfo was given, else ctx:
+// acmez presents every challenge of one order with one context, which
+// identifies the order.
+func orderContext(ctx context.Context) context.Context {
+	if v, ok := ctx.Value(challengeInfoKey{}).(challengeInfoValue); ok && v.parent != nil {
+		return v.parent
+	}
+	return ctx
 }
 
 // txtRecord is one TXT record as lego's default modes see it.

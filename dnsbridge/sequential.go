@@ -61,6 +61,44 @@ func Sequential(p Provider, code string, interval time.Duration, log *zap.Logger
 	return &sequentialProvider{inner: p, code: code, interval: interval, log: log, locks: &defaultNameLocks}
 }
 
+// LockTXTName takes the process-wide lock of one TXT record name (absolute,
+// any case, with or without the trailing dot) for the challenge holder
+// (its token or TXT value), waiting while another challenge holds it and
+// then until interval has passed since the last one for the name was
+// cleaned up. It is the one lock of this module: Sequential uses it, and
+// so does the lego bridge for lego's Sequential() providers.
+//
+// held is false, without waiting, when ctx is the context that holds the
+// name: acmez presents every challenge of one order with one context
+// before cleaning any up, so one certificate holding both "*.example.com"
+// and "example.com" would wait for itself forever; such an order presents
+// both at once (logged as a warning), as a non-sequential provider would.
+// When held, the caller MUST call UnlockTXTName with the same holder after
+// the cleanup (or after a failed present); a lost unlock is undone after
+// SequenceLease.
+func LockTXTName(ctx context.Context, name, holder string, interval time.Duration, log *zap.Logger) (held bool, err error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return defaultNameLocks.acquire(ctx, canonicalLockName(name), []string{holder}, interval, log)
+}
+
+// UnlockTXTName frees name if holder holds it (else it does nothing).
+// cleanedUp says the challenge was presented and cleaned up, which starts
+// the next challenge's sequence interval; false (a failed present) frees
+// the name at once.
+func UnlockTXTName(name, holder string, cleanedUp bool) {
+	defaultNameLocks.release(canonicalLockName(name), holder, cleanedUp)
+}
+
+func canonicalLockName(name string) string {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if !strings.HasSuffix(n, ".") {
+		n += "."
+	}
+	return n
+}
+
 // IsSequential reports whether p was wrapped by Sequential, and its
 // interval.
 func IsSequential(p Provider) (time.Duration, bool) {
@@ -133,7 +171,7 @@ func (s *sequentialProvider) acquireAll(ctx context.Context, zone string, recs [
 	}
 	sort.Strings(names)
 	for i, n := range names {
-		if err := s.locks.acquire(ctx, n, values[n], s.interval, s.log.With(zap.String("provider", s.code))); err != nil {
+		if _, err := s.locks.acquire(ctx, n, values[n], s.interval, s.log.With(zap.String("provider", s.code))); err != nil {
 			for _, prev := range names[:i] {
 				for _, v := range values[prev] {
 					s.locks.release(prev, v, false)
@@ -182,6 +220,8 @@ type nameLock struct {
 	// to present); the lease counts as a cleanup.
 	holderInterval time.Duration
 	cleanedUp      bool
+	// order is the holder's order context (see orderContext).
+	order context.Context
 }
 
 func (t *nameLocks) get(name string) *nameLock {
@@ -214,8 +254,20 @@ func (t *nameLocks) unrefLocked(name string, l *nameLock) {
 // since a challenge for the name was last cleaned up, then makes values its
 // holder. The interval is the acquirer's, as in lego, where a provider
 // sleeps its own interval between its challenges.
-func (t *nameLocks) acquire(ctx context.Context, name string, values []string, interval time.Duration, log *zap.Logger) error {
+func (t *nameLocks) acquire(ctx context.Context, name string, values []string, interval time.Duration, log *zap.Logger) (bool, error) {
+	order := orderContext(ctx)
 	l := t.get(name)
+	t.mu.Lock()
+	same := l.holder != nil && sameContext(l.order, order)
+	if same {
+		l.refs--
+	}
+	t.mu.Unlock()
+	if same {
+		log.Warn("one certificate holds two names with the same TXT record name; presenting both at once",
+			zap.String("record", name))
+		return false, nil
+	}
 	select {
 	case l.sem <- struct{}{}:
 	default:
@@ -226,7 +278,7 @@ func (t *nameLocks) acquire(ctx context.Context, name string, values []string, i
 			t.mu.Lock()
 			t.unrefLocked(name, l)
 			t.mu.Unlock()
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
 	t.mu.Lock()
@@ -243,7 +295,7 @@ func (t *nameLocks) acquire(ctx context.Context, name string, values []string, i
 			<-l.sem
 			t.unrefLocked(name, l)
 			t.mu.Unlock()
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
 	t.mu.Lock()
@@ -253,6 +305,7 @@ func (t *nameLocks) acquire(ctx context.Context, name string, values []string, i
 		l.holder[v] = true
 	}
 	l.holderInterval = interval
+	l.order = order
 	l.gen++
 	gen := l.gen
 	lease := SequenceLease
@@ -270,7 +323,18 @@ func (t *nameLocks) acquire(ctx context.Context, name string, values []string, i
 		l.cleanedUp = true
 		t.freeLocked(name, l)
 	})
-	return nil
+	return true, nil
+}
+
+// sameContext compares two contexts by identity; contexts of
+// non-comparable dynamic types are never the same.
+func sameContext(a, b context.Context) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a != nil && a == b
 }
 
 // release removes value from the holder of name; the name is freed when
@@ -302,6 +366,7 @@ func (t *nameLocks) freeLocked(name string, l *nameLock) {
 		l.lease = nil
 	}
 	l.holder = nil
+	l.order = nil
 	if l.cleanedUp {
 		l.released = time.Now()
 		l.interval = l.holderInterval

@@ -85,17 +85,22 @@ func TestSequentialOneChallengePerName(t *testing.T) {
 	// shares the lock table.
 	wild := newTestSequential(inner, 0, locks)
 
-	ctx := t.Context()
+	// Two orders, two contexts (one context is one order, see
+	// TestSequentialSameOrder).
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ctx2, cancel2 := context.WithCancel(t.Context())
+	defer cancel2()
 	if _, err := apex.AppendRecords(ctx, "example.com.", txtRec("_acme-challenge", "apex")); err != nil {
 		t.Fatal(err)
 	}
 	// A record with another name is not held up.
-	if _, err := wild.AppendRecords(ctx, "example.com.", txtRec("_acme-challenge.www", "www")); err != nil {
+	if _, err := wild.AppendRecords(ctx2, "example.com.", txtRec("_acme-challenge.www", "www")); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := wild.AppendRecords(ctx, "example.com.", txtRec("_acme-challenge", "wild"))
+		_, err := wild.AppendRecords(ctx2, "example.com.", txtRec("_acme-challenge", "wild"))
 		done <- err
 	}()
 	waitUntil(t, "the second present to wait for the name", func() bool { return locks.refsOf(name) == 2 })
@@ -213,5 +218,58 @@ func TestSequentialSpecs(t *testing.T) {
 	_, _, err = New("exec", Options{Lookup: mapLookup(map[string]string{"EXEC_PATH": "/bin/true", "EXEC_SEQUENCE_INTERVAL": "1m"})})
 	if err == nil || !strings.Contains(err.Error(), "EXEC_SEQUENCE_INTERVAL") {
 		t.Errorf("EXEC_SEQUENCE_INTERVAL=1m: error = %v", err)
+	}
+}
+
+// TestSequentialSameOrder: acmez presents every challenge of one order
+// with one context before cleaning any up; the second challenge for the
+// same name in that order must not wait for the first (it never would).
+func TestSequentialSameOrder(t *testing.T) {
+	locks := &nameLocks{}
+	inner := &recordingProvider{}
+	p := newTestSequential(inner, time.Hour, locks)
+	order, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	apex := ChallengeInfo{Domain: "example.com", Token: "t1", KeyAuth: "t1.k"}
+	wild := ChallengeInfo{Domain: "example.com", Token: "t2", KeyAuth: "t2.k"}
+	if _, err := p.AppendRecords(WithChallengeInfo(order, apex), "example.com.", txtRec("_acme-challenge", apex.TXTValue())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.AppendRecords(WithChallengeInfo(order, wild), "example.com.", txtRec("_acme-challenge", wild.TXTValue())); err != nil {
+		t.Fatalf("second challenge of the same order: %v", err)
+	}
+	for _, ci := range []ChallengeInfo{apex, wild} {
+		if _, err := p.DeleteRecords(t.Context(), "example.com.", txtRec("_acme-challenge", ci.TXTValue())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := locks.refsOf("_acme-challenge.example.com."); got != 0 {
+		t.Errorf("refs = %d after both cleanups", got)
+	}
+}
+
+// TestLockTXTName is the exported form the lego bridge uses.
+func TestLockTXTName(t *testing.T) {
+	const name = "_acme-challenge.LockTest.example"
+	held, err := LockTXTName(t.Context(), name, "tok-1", 0, nil)
+	if err != nil || !held {
+		t.Fatalf("LockTXTName = %v, %v", held, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := LockTXTName(ctx, name+".", "tok-2", 0, nil)
+		done <- err
+	}()
+	waitUntil(t, "the second lock to wait", func() bool { return defaultNameLocks.refsOf("_acme-challenge.locktest.example.") == 2 })
+	UnlockTXTName(name, "tok-other", true) // not the holder: nothing happens
+	UnlockTXTName(name, "tok-1", true)
+	if err := <-done; err != nil {
+		t.Fatalf("second LockTXTName: %v", err)
+	}
+	cancel()
+	UnlockTXTName(name, "tok-2", true)
+	if got := defaultNameLocks.refsOf("_acme-challenge.locktest.example."); got != 0 {
+		t.Errorf("refs = %d", got)
 	}
 }
