@@ -82,13 +82,20 @@ func (iss *Issuer) Provision(ctx caddy.Context) error {
 // SetConfig implements caddytls.ConfigSetter. Besides handing cfg to the
 // ACME issuer, it applies the resolver's keyType (key generator) and
 // certificatesDuration (renewal window ratio) to cfg, and tunes the ACME
-// HTTP client (timeouts, trusted roots, server name).
+// HTTP client (timeouts, trusted roots, server name). With a dnsChallenge,
+// the DNS-01 solver hands the ACME challenge to the DNS provider
+// (challengeInfoSolver).
 func (iss *Issuer) SetConfig(cfg *certmagic.Config) {
 	cfg.KeySource = iss.keys
 	cfg.RenewalWindowRatio = iss.ratio
 	iss.acme.SetConfig(cfg)
 	if err := tuneACMEClient(iss.acme, iss.res); err != nil {
 		iss.logger.Warn("acme http client options not applied", zap.Error(err))
+	}
+	if iss.res.DNSChallenge != nil {
+		if err := attachChallengeInfo(iss.acme); err != nil {
+			iss.logger.Warn("dns providers will not see the acme challenge; EXEC_MODE=RAW and HTTPREQ_MODE=RAW fail", zap.Error(err))
+		}
 	}
 	if iss.stores.has(iss.Resolver) {
 		if err := useRSAAccountKeys(iss.acme); err != nil {
