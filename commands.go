@@ -20,7 +20,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "traefik",
-		Usage: "inspect|import|export <acme.json> [flags]",
+		Usage: "inspect|import|export <acme.json> [flags] | dns-providers [<code>]",
 		Short: "Migrates certificates between Traefik's acme.json and Caddy's storage",
 		Long: `
 Offline migration between Traefik's acme.json and Caddy's storage. Nothing is
@@ -50,6 +50,11 @@ or without the app.
 
 Stop Traefik before import and export: Traefik rewrites acme.json without
 locking it.
+
+  caddy traefik dns-providers [<code>] [--json]
+      Lists every dnsChallenge.provider code, who serves it in this Caddy
+      (libdns, native, lego, not in this build) and its environment
+      variables, marking those that are set (values are never shown).
 
 Run 'caddy traefik <command> --help' for the flags of each command.`,
 		CobraFunc: func(cmd *cobra.Command) {
@@ -88,7 +93,7 @@ func addTraefikCommands(parent *cobra.Command, c cmdIO) {
 		if len(args) == 0 {
 			return cmd.Help()
 		}
-		return fmt.Errorf("unknown command %q for %q: use inspect, import or export", args[0], cmd.CommandPath())
+		return fmt.Errorf("unknown command %q for %q: use inspect, import, export or dns-providers", args[0], cmd.CommandPath())
 	}
 
 	inspect := &cobra.Command{
@@ -205,6 +210,8 @@ Example:
 	exp.Flags().StringSliceP("domain", "d", nil, "Export only certificates covering this name (repeatable)")
 	addTargetFlags(exp.Flags())
 	parent.AddCommand(exp)
+
+	addDNSProvidersCommand(parent, c)
 }
 
 // addTargetFlags adds the flags choosing the storage, CA and email.

@@ -43,7 +43,7 @@ func runTraefikCmd(t *testing.T, sub string, args ...string) (string, int, error
 	if err := cmd.ParseFlags(args); err != nil {
 		t.Fatalf("parsing flags %v: %v", args, err)
 	}
-	fn := map[string]traefikCmdFunc{"inspect": c.inspect, "import": c.importFile, "export": c.exportFile}[sub]
+	fn := map[string]traefikCmdFunc{"inspect": c.inspect, "import": c.importFile, "export": c.exportFile, "dns-providers": c.dnsProviders}[sub]
 	code, err := fn(t.Context(), caddycmd.Flags{FlagSet: cmd.Flags()})
 	return out.String(), code, err
 }
