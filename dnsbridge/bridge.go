@@ -219,3 +219,13 @@ var removedLegoCodes = map[string]string{
 	"iij":           "lego v5 removed the deprecated iij provider; use iijdpf (IIJ_DPF_* variables)",
 	"iwantmyname":   "lego v5 removed the deprecated iwantmyname provider",
 }
+
+// RemovedLegoCodes returns the codes lego v4 had and lego v5 removed, with
+// what to use instead.
+func RemovedLegoCodes() map[string]string {
+	m := make(map[string]string, len(removedLegoCodes))
+	for k, v := range removedLegoCodes {
+		m[k] = v
+	}
+	return m
+}

@@ -58,7 +58,7 @@ func Sequential(p Provider, code string, interval time.Duration, log *zap.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &sequentialProvider{inner: p, code: code, interval: interval, log: log, locks: &defaultNameLocks}
+	return &sequentialProvider{inner: p, code: code, interval: interval, log: log, locks: DefaultTXTNameLocks}
 }
 
 // LockTXTName takes the process-wide lock of one TXT record name (absolute,
@@ -77,10 +77,20 @@ func Sequential(p Provider, code string, interval time.Duration, log *zap.Logger
 // the cleanup (or after a failed present); a lost unlock is undone after
 // SequenceLease.
 func LockTXTName(ctx context.Context, name, holder string, interval time.Duration, log *zap.Logger) (held bool, err error) {
+	return DefaultTXTNameLocks.Lock(ctx, name, holder, interval, log)
+}
+
+// Lock is LockTXTName on the table t.
+func (t *TXTNameLocks) Lock(ctx context.Context, name, holder string, interval time.Duration, log *zap.Logger) (held bool, err error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return defaultNameLocks.acquire(ctx, canonicalLockName(name), []string{holder}, interval, log)
+	return t.acquire(ctx, canonicalLockName(name), []string{holder}, interval, log)
+}
+
+// Unlock is UnlockTXTName on the table t.
+func (t *TXTNameLocks) Unlock(name, holder string, cleanedUp bool) {
+	t.release(canonicalLockName(name), holder, cleanedUp)
 }
 
 // UnlockTXTName frees name if holder holds it (else it does nothing).
@@ -88,7 +98,7 @@ func LockTXTName(ctx context.Context, name, holder string, interval time.Duratio
 // the next challenge's sequence interval; false (a failed present) frees
 // the name at once.
 func UnlockTXTName(name, holder string, cleanedUp bool) {
-	defaultNameLocks.release(canonicalLockName(name), holder, cleanedUp)
+	DefaultTXTNameLocks.Unlock(name, holder, cleanedUp)
 }
 
 func canonicalLockName(name string) string {
@@ -113,7 +123,7 @@ type sequentialProvider struct {
 	code     string
 	interval time.Duration
 	log      *zap.Logger
-	locks    *nameLocks
+	locks    *TXTNameLocks
 }
 
 // AppendRecords takes the name of every record, then presents them.
@@ -193,8 +203,14 @@ func lockName(zone, name string) string {
 	return n
 }
 
-// nameLocks is the process-wide table of TXT names in use.
-type nameLocks struct {
+// TXTNameLocks is a table of TXT names in use, one challenge each. The
+// process uses one, DefaultTXTNameLocks (LockTXTName, Sequential); tests
+// make their own. The zero value is ready to use.
+type TXTNameLocks struct {
+	// Waiting, if set, is called when Lock is about to wait for name
+	// (tests wait on it instead of sleeping).
+	Waiting func(name string)
+
 	// lease overrides SequenceLease when non-zero (tests).
 	lease time.Duration
 
@@ -202,13 +218,14 @@ type nameLocks struct {
 	m  map[string]*nameLock
 }
 
-var defaultNameLocks nameLocks
+// DefaultTXTNameLocks is the process-wide table.
+var DefaultTXTNameLocks = &TXTNameLocks{}
 
 // nameLock is one TXT name. sem has capacity one: holding its slot is
 // holding the name.
 type nameLock struct {
 	sem chan struct{}
-	// Guarded by nameLocks.mu:
+	// Guarded by TXTNameLocks.mu:
 	refs     int             // callers waiting for or holding the name
 	holder   map[string]bool // values presented by the current holder
 	released time.Time       // when the name was last freed
@@ -224,7 +241,7 @@ type nameLock struct {
 	order context.Context
 }
 
-func (t *nameLocks) get(name string) *nameLock {
+func (t *TXTNameLocks) get(name string) *nameLock {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
@@ -241,7 +258,7 @@ func (t *nameLocks) get(name string) *nameLock {
 
 // unrefLocked drops a reference and forgets idle names freed longer ago
 // than any sequence interval can ask to wait. Caller holds t.mu.
-func (t *nameLocks) unrefLocked(name string, l *nameLock) {
+func (t *TXTNameLocks) unrefLocked(name string, l *nameLock) {
 	l.refs--
 	for n, o := range t.m {
 		if o.refs == 0 && time.Since(o.released) >= max(SequenceLease, o.interval) {
@@ -254,7 +271,7 @@ func (t *nameLocks) unrefLocked(name string, l *nameLock) {
 // since a challenge for the name was last cleaned up, then makes values its
 // holder. The interval is the acquirer's, as in lego, where a provider
 // sleeps its own interval between its challenges.
-func (t *nameLocks) acquire(ctx context.Context, name string, values []string, interval time.Duration, log *zap.Logger) (bool, error) {
+func (t *TXTNameLocks) acquire(ctx context.Context, name string, values []string, interval time.Duration, log *zap.Logger) (bool, error) {
 	order := orderContext(ctx)
 	l := t.get(name)
 	t.mu.Lock()
@@ -271,6 +288,9 @@ func (t *nameLocks) acquire(ctx context.Context, name string, values []string, i
 	select {
 	case l.sem <- struct{}{}:
 	default:
+		if t.Waiting != nil {
+			t.Waiting(name)
+		}
 		log.Info("waiting for the other challenge on the same TXT name", zap.String("record", name))
 		select {
 		case l.sem <- struct{}{}:
@@ -343,7 +363,7 @@ func sameContext(a, b context.Context) (same bool) {
 // cleanedUp says the value was presented and is now cleaned up, which
 // starts the sequence interval; a failed present does not (lego waits only
 // after a solved challenge).
-func (t *nameLocks) release(name, value string, cleanedUp bool) {
+func (t *TXTNameLocks) release(name, value string, cleanedUp bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.m[name]
@@ -360,7 +380,7 @@ func (t *nameLocks) release(name, value string, cleanedUp bool) {
 }
 
 // freeLocked frees the name. Caller holds t.mu.
-func (t *nameLocks) freeLocked(name string, l *nameLock) {
+func (t *TXTNameLocks) freeLocked(name string, l *nameLock) {
 	if l.lease != nil {
 		l.lease.Stop()
 		l.lease = nil

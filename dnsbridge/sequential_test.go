@@ -49,12 +49,12 @@ func (p *recordingProvider) Events() []string {
 }
 
 // newTestSequential wraps inner with its own lock table.
-func newTestSequential(inner Provider, interval time.Duration, locks *nameLocks) Provider {
+func newTestSequential(inner Provider, interval time.Duration, locks *TXTNameLocks) Provider {
 	return &sequentialProvider{inner: inner, code: "exec", interval: interval, log: zap.NewNop(), locks: locks}
 }
 
 // refs returns how many callers wait for or hold name.
-func (t *nameLocks) refsOf(name string) int {
+func (t *TXTNameLocks) refsOf(name string) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if l := t.m[name]; l != nil {
@@ -78,7 +78,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 
 func TestSequentialOneChallengePerName(t *testing.T) {
 	const name = "_acme-challenge.example.com."
-	locks := &nameLocks{}
+	locks := &TXTNameLocks{}
 	inner := &recordingProvider{}
 	apex := newTestSequential(inner, 0, locks)
 	// A second instance (another resolver, or the config after a reload)
@@ -124,7 +124,7 @@ func TestSequentialOneChallengePerName(t *testing.T) {
 
 func TestSequentialInterval(t *testing.T) {
 	t.Run("the next challenge waits the interval after a cleanup", func(t *testing.T) {
-		locks := &nameLocks{}
+		locks := &TXTNameLocks{}
 		inner := &recordingProvider{}
 		p := newTestSequential(inner, time.Hour, locks)
 		if _, err := p.AppendRecords(t.Context(), "example.com.", txtRec("_acme-challenge", "a")); err != nil {
@@ -155,7 +155,7 @@ func TestSequentialInterval(t *testing.T) {
 	})
 
 	t.Run("a failed present frees the name without an interval", func(t *testing.T) {
-		locks := &nameLocks{}
+		locks := &TXTNameLocks{}
 		inner := &recordingProvider{fail: map[string]bool{"bad": true}}
 		p := newTestSequential(inner, time.Hour, locks)
 		if _, err := p.AppendRecords(t.Context(), "example.com.", txtRec("_acme-challenge", "bad")); err == nil {
@@ -170,7 +170,7 @@ func TestSequentialInterval(t *testing.T) {
 }
 
 func TestSequentialLease(t *testing.T) {
-	locks := &nameLocks{lease: 10 * time.Millisecond}
+	locks := &TXTNameLocks{lease: 10 * time.Millisecond}
 	inner := &recordingProvider{}
 	p := newTestSequential(inner, 0, locks)
 	if _, err := p.AppendRecords(t.Context(), "example.com.", txtRec("_acme-challenge", "lost")); err != nil {
@@ -225,7 +225,7 @@ func TestSequentialSpecs(t *testing.T) {
 // with one context before cleaning any up; the second challenge for the
 // same name in that order must not wait for the first (it never would).
 func TestSequentialSameOrder(t *testing.T) {
-	locks := &nameLocks{}
+	locks := &TXTNameLocks{}
 	inner := &recordingProvider{}
 	p := newTestSequential(inner, time.Hour, locks)
 	order, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -261,7 +261,7 @@ func TestLockTXTName(t *testing.T) {
 		_, err := LockTXTName(ctx, name+".", "tok-2", 0, nil)
 		done <- err
 	}()
-	waitUntil(t, "the second lock to wait", func() bool { return defaultNameLocks.refsOf("_acme-challenge.locktest.example.") == 2 })
+	waitUntil(t, "the second lock to wait", func() bool { return DefaultTXTNameLocks.refsOf("_acme-challenge.locktest.example.") == 2 })
 	UnlockTXTName(name, "tok-other", true) // not the holder: nothing happens
 	UnlockTXTName(name, "tok-1", true)
 	if err := <-done; err != nil {
@@ -269,7 +269,7 @@ func TestLockTXTName(t *testing.T) {
 	}
 	cancel()
 	UnlockTXTName(name, "tok-2", true)
-	if got := defaultNameLocks.refsOf("_acme-challenge.locktest.example."); got != 0 {
+	if got := DefaultTXTNameLocks.refsOf("_acme-challenge.locktest.example."); got != 0 {
 		t.Errorf("refs = %d", got)
 	}
 }

@@ -1,3 +1,10 @@
+// The tests of this package link every lego provider; under -race that
+// costs minutes of compilation for no gain (the providers are lego's code,
+// the bridge's own concurrency lives in ./solver, tested with -race).
+// .ci/run runs them without -race.
+
+//go:build !race
+
 package lego
 
 import (

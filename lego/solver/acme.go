@@ -1,4 +1,4 @@
-package lego
+package solver
 
 import (
 	"context"
@@ -13,16 +13,6 @@ import (
 // and acmez.Waiter, the form certmagic.ACMEIssuer.DNS01Solver takes.
 type ACMESolver struct {
 	dnsbridge.Solver
-}
-
-// NewACMESolver builds the solver for code and returns it as an
-// acmez.Solver (also an acmez.Waiter).
-func NewACMESolver(code string, opts dnsbridge.SolverOptions) (*ACMESolver, error) {
-	s, err := NewSolver(code, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &ACMESolver{Solver: s}, nil
 }
 
 func info(chal acme.Challenge) dnsbridge.ChallengeInfo {

@@ -1,4 +1,4 @@
-package lego
+package solver
 
 import (
 	"context"
@@ -27,77 +27,75 @@ import (
 // <NS>_POLLING_INTERVAL), tuned by the resolver's resolvers and propagation
 // options.
 //
-// Providers that are Sequential (exec and others whose backends
+// Providers that are Sequential (exec, httpreq and others whose backends
 // keep one TXT value per name) present one challenge per TXT name at a
-// time: dnsbridge's lock (LockTXTName, the one the native exec and httpreq
-// use too) is held from Present to CleanUp, and the next Present waits the
-// provider's sequence interval after it is released. A wildcard and its
+// time: dnsbridge's TXT-name lock (the one dnsbridge's native exec and
+// httpreq use too) is held from Present to CleanUp, and the next Present
+// waits the provider's sequence interval after it is released. A wildcard and its
 // apex share one TXT name, so Caddy, which orders them as two certificates,
 // solves them one after the other, as lego does.
 //
 // A Solver is safe for concurrent use. It implements dnsbridge.Solver; see
-// ACMESolver for the acmez.Solver form.
+// ACMESolver for the acmez.Solver form. Package lego builds it from a code
+// and lego's environment variables (lego.NewSolver).
 type Solver struct {
 	code string
 	prov challenge.Provider
 	log  *zap.Logger
-	red  redactor
+	red  func(string) string
 	prop dnsbridge.Propagation
 	dns  *dnsClient
 
 	timeout, interval time.Duration
 	sequence          time.Duration
 	sequential        bool
+	locks             *dnsbridge.TXTNameLocks
 }
 
-// NewSolver builds the solver for a lego code or alias (Traefik's
-// dnsChallenge.provider) from lego's environment variables, read through
-// opts (Overrides first, then Lookup; both support <VAR>_FILE like lego).
-// Errors start with the code and never contain a secret value. Nothing is
-// sent over the network.
-func NewSolver(code string, opts dnsbridge.SolverOptions) (*Solver, error) {
-	name := strings.ToLower(strings.TrimSpace(code))
-	p, ok := byCode[name]
-	if !ok {
-		if why, out := leftOut[name]; out {
-			return nil, fmt.Errorf("%s: lego's provider is not in this build: %s", name, why)
-		}
-		return nil, fmt.Errorf("%s: lego %s has no DNS provider with this code", name, legoVersion)
-	}
-	if opts.Lookup == nil {
-		opts.Lookup = os.LookupEnv
-	}
-	logger := opts.Logger
+// Config configures New.
+type Config struct {
+	// Logger receives the solver's messages. Nil means none.
+	Logger *zap.Logger
+	// Redact removes secret values from a message (errors of lego's
+	// provider are passed through it). Nil means no redaction.
+	Redact func(string) string
+	// Resolvers are Traefik's dnsChallenge.resolvers ("host:port"): the
+	// propagation check asks them, and they become lego's process-wide DNS
+	// client, through which lego's providers find their zone (as Traefik
+	// does). Empty means the system resolvers.
+	Resolvers []string
+	// Propagation is Traefik's dnsChallenge.propagation.
+	Propagation dnsbridge.Propagation
+}
+
+// New returns the solver for lego's provider prov, built for code.
+// Timeout, interval and sequencing come from the provider
+// (challenge.ProviderTimeout, Sequential()).
+func New(code string, prov challenge.Provider, cfg Config) (*Solver, error) {
+	logger := cfg.Logger
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	routeLegoLog(opts.Logger)
-	red := redactor(secrets(p, opts.Options))
-
-	prov, err := newProvider(p, opts.Options)
-	if err != nil {
-		err = red.Error(err)
-		if !strings.HasPrefix(err.Error(), name+":") && !strings.HasPrefix(err.Error(), p.code+":") {
-			err = fmt.Errorf("%s: %w", name, err)
-		}
-		return nil, err
+	red := cfg.Redact
+	if red == nil {
+		red = func(s string) string { return s }
 	}
-
-	dc, err := newDNSClient(opts.Resolvers)
+	dc, err := newDNSClient(cfg.Resolvers)
 	if err != nil {
-		return nil, fmt.Errorf("%s: resolvers: %w", name, err)
+		return nil, fmt.Errorf("%s: resolvers: %w", code, err)
 	}
-	useResolversForLego(opts.Resolvers, logger)
+	useResolversForLego(cfg.Resolvers, logger)
 
 	s := &Solver{
-		code:     name,
+		code:     code,
 		prov:     prov,
-		log:      logger.Named("lego").With(zap.String("provider", name)),
+		log:      logger.Named("lego").With(zap.String("provider", code)),
 		red:      red,
-		prop:     opts.Propagation,
+		prop:     cfg.Propagation,
 		dns:      dc,
 		timeout:  dns01.DefaultPropagationTimeout,
 		interval: dns01.DefaultPollingInterval,
+		locks:    dnsbridge.DefaultTXTNameLocks,
 	}
 	if pt, ok := prov.(challenge.ProviderTimeout); ok {
 		s.timeout, s.interval = pt.Timeout()
@@ -139,14 +137,14 @@ func (s *Solver) Present(ctx context.Context, ci dnsbridge.ChallengeInfo) error 
 	locked := false
 	if s.sequential {
 		var err error
-		locked, err = dnsbridge.LockTXTName(ctx, recordName(ci), ci.Token, s.sequence, s.log)
+		locked, err = s.locks.Lock(ctx, recordName(ci), ci.Token, s.sequence, s.log)
 		if err != nil {
 			return fmt.Errorf("%s: waiting for the other challenge on %s: %w", s.code, recordName(ci), err)
 		}
 	}
 	if err := s.prov.Present(ctx, domainOf(ci), ci.Token, ci.KeyAuth); err != nil {
 		if locked {
-			dnsbridge.UnlockTXTName(recordName(ci), ci.Token, false)
+			s.locks.Unlock(recordName(ci), ci.Token, false)
 		}
 		return s.wrap("presenting the challenge record for "+ci.Domain, err)
 	}
@@ -157,7 +155,7 @@ func (s *Solver) Present(ctx context.Context, ci dnsbridge.ChallengeInfo) error 
 func (s *Solver) CleanUp(ctx context.Context, ci dnsbridge.ChallengeInfo) error {
 	err := s.prov.CleanUp(ctx, domainOf(ci), ci.Token, ci.KeyAuth)
 	if s.sequential {
-		dnsbridge.UnlockTXTName(recordName(ci), ci.Token, true)
+		s.locks.Unlock(recordName(ci), ci.Token, true)
 	}
 	if err != nil {
 		return s.wrap("cleaning up the challenge record for "+ci.Domain, err)
@@ -233,13 +231,24 @@ func (s *Solver) check(ctx context.Context, fqdn, value string) (bool, error) {
 	return true, nil
 }
 
+// wrap prefixes err with the code and what failed, without any secret.
 func (s *Solver) wrap(what string, err error) error {
-	err = s.red.Error(err)
-	if strings.HasPrefix(err.Error(), s.code+":") {
-		return fmt.Errorf("%s (%s)", err.Error(), what) // keep lego's code-first message
+	msg := s.red(err.Error())
+	if strings.HasPrefix(msg, s.code+":") {
+		return &redactedError{msg: msg + " (" + what + ")", err: err} // keep lego's code-first message
 	}
-	return fmt.Errorf("%s: %s: %w", s.code, what, err)
+	return &redactedError{msg: s.code + ": " + what + ": " + msg, err: err}
 }
+
+// redactedError keeps the chain of the original error, but its text is
+// redacted.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

@@ -1,4 +1,4 @@
-package lego
+package solver
 
 import (
 	"context"
@@ -136,7 +136,7 @@ func (c *dnsClient) authoritative(ctx context.Context, fqdn string) ([]string, e
 	var nss []string
 	for _, rr := range r.Answer {
 		if ns, ok := rr.(*dns.NS); ok {
-			nss = append(nss, net.JoinHostPort(strings.ToLower(ns.Ns), c.authPort))
+			nss = append(nss, net.JoinHostPort(strings.TrimSuffix(strings.ToLower(ns.Ns), "."), c.authPort))
 		}
 	}
 	if len(nss) == 0 {
