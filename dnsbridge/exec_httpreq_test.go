@@ -89,7 +89,7 @@ func TestExec(t *testing.T) {
 
 		// Without the ACME data the provider refuses instead of guessing.
 		_, err = prov.AppendRecords(t.Context(), "example.com.", txtRec("_acme-challenge", value))
-		if err == nil || !strings.Contains(err.Error(), "WithChallengeInfo") {
+		if err == nil || !strings.Contains(err.Error(), "WithChallengeInfo") || !strings.Contains(err.Error(), "exec: EXEC_MODE=RAW needs") {
 			t.Fatalf("RAW without challenge info: error = %v", err)
 		}
 		// Challenge data that does not belong to the record is refused.
@@ -221,8 +221,9 @@ func TestHTTPReq(t *testing.T) {
 			t.Fatalf("New: %v", err)
 		}
 		value := testChallenge.TXTValue()
-		if _, err := prov.AppendRecords(t.Context(), "example.com.", txtRec("_acme-challenge", value)); err == nil {
-			t.Fatalf("RAW without challenge info succeeded")
+		if _, err := prov.AppendRecords(t.Context(), "example.com.", txtRec("_acme-challenge", value)); err == nil ||
+			!strings.Contains(err.Error(), "httpreq: HTTPREQ_MODE=RAW needs") {
+			t.Fatalf("RAW without challenge info: error = %v", err)
 		}
 		if _, err := prov.AppendRecords(WithChallengeInfo(t.Context(), testChallenge), "example.com.", txtRec("_acme-challenge", value)); err != nil {
 			t.Fatalf("AppendRecords: %v", err)
