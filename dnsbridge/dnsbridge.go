@@ -213,7 +213,7 @@ func New(code string, opts Options) (Provider, Timing, error) {
 			return nil, Timing{}, fmt.Errorf("dnsbridge: %w: %s", ErrNotInThisBuild, why)
 		}
 		if _, lego := bridgeSpec(name); lego {
-			return nil, Timing{}, fmt.Errorf("dnsbridge: %w: %s: served by lego's provider through the lego bridge (use Select)", ErrNotInThisBuild, name)
+			return nil, Timing{}, fmt.Errorf("dnsbridge: %w: %s: served by lego's provider through the lego bridge, which works through a traefik_acme resolver (issuer traefik), not as a libdns provider", ErrNotInThisBuild, name)
 		}
 		reason := ""
 		if r, known := unsupportedReasons[name]; known {

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,4 +102,47 @@ func TestBridgeRegistered(t *testing.T) {
 	if len(Codes()) < 190 {
 		t.Fatalf("%d codes, want at least 190", len(Codes()))
 	}
+}
+
+// TestSeedCodesWithBridge: with the bridge linked, every code of the
+// provider table of the Traefik page we implement builds a provider from
+// lego's variables (dummy values), or fails with an error that names the
+// code and says why (left out of this build, removed from lego); none says
+// "unsupported".
+func TestSeedCodesWithBridge(t *testing.T) {
+	data, err := os.ReadFile("../../shared/seed/traefik-acme-docs.md")
+	if err != nil {
+		t.Skipf("seed page not available: %v", err)
+	}
+	re := regexp.MustCompile("^\\|[^|]+\\|\\s*`([a-z0-9-]+)`\\s*\\|")
+	var codes []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if m := re.FindStringSubmatch(line); m != nil {
+			codes = append(codes, m[1])
+		}
+	}
+	if len(codes) < 50 {
+		t.Fatalf("found %d codes in the seed page", len(codes))
+	}
+	captureLego(t)
+	built := 0
+	for _, code := range codes {
+		env := map[string]string{}
+		if p, ok := byCode[code]; ok {
+			env, _ = dummyEnv(t, p)
+		}
+		_, err := dnsbridge.Select(code, dnsbridge.SolverOptions{Options: dnsbridge.Options{Lookup: mapLookup(nil), Overrides: env}})
+		if err == nil {
+			built++
+			continue
+		}
+		t.Logf("%s: %v", code, err)
+		if strings.Contains(err.Error(), "unsupported") || !strings.Contains(err.Error(), code) {
+			t.Errorf("%s: %v", code, err)
+		}
+		if _, served := byCode[code]; served && expectedBuildFailure[code] == "" {
+			t.Errorf("%s: lego serves it but it did not build: %v", code, err)
+		}
+	}
+	t.Logf("%d of %d seed codes build a provider", built, len(codes))
 }
