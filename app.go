@@ -246,11 +246,20 @@ func (a *App) Validate() error {
 }
 
 // Start implements caddy.App. Resolvers do their work through the issuers
-// that reference them.
-func (a *App) Start() error { return nil }
+// that reference them; Start begins the acme.json catch-up, which writes
+// into each resolver's file the certificates Caddy's storage holds that a
+// failed mirror left out. It runs only here, never at Provision, so that
+// `caddy validate` writes nothing.
+func (a *App) Start() error {
+	a.stores.startCatchUp()
+	return nil
+}
 
-// Stop implements caddy.App.
-func (a *App) Stop() error { return nil }
+// Stop implements caddy.App: it stops the acme.json catch-up.
+func (a *App) Stop() error {
+	a.stores.stopCatchUp()
+	return nil
+}
 
 // resolver returns the effective configuration of the named resolver, or an
 // error: one that names it and lists the defined ones, or the problem that
