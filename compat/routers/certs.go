@@ -99,15 +99,6 @@ func Certificates(static *Static, dyn *Dynamic) *Plan {
 		static = &Static{}
 	}
 	plan := &Plan{}
-	var defaults []string
-	for _, name := range sortedKeys(static.EntryPoints) {
-		if static.EntryPoints[name].AsDefault {
-			defaults = append(defaults, name)
-		}
-	}
-	if len(defaults) == 0 {
-		defaults = sortedKeys(static.EntryPoints)
-	}
 	warn := func(where, format string, args ...any) {
 		plan.Warnings = append(plan.Warnings, Warning{Where: where, Message: fmt.Sprintf(format, args...)})
 	}
@@ -115,29 +106,7 @@ func Certificates(static *Static, dyn *Dynamic) *Plan {
 	var reqs []request
 	for _, r := range dyn.Routers {
 		where := fmt.Sprintf("%s router %q (%s)", r.Protocol, r.Name, r.Source)
-		// The tls sections the router ends up with, one per entry point.
-		var tlss []*TLS
-		eps := r.EntryPoints
-		if len(eps) == 0 {
-			eps = defaults
-		}
-		switch {
-		case r.Protocol == TCP || len(static.EntryPoints) == 0:
-			tlss = []*TLS{r.TLS}
-		default:
-			for _, ep := range eps {
-				def, ok := static.EntryPoints[ep]
-				if !ok {
-					warn(where, "entry point %q is not defined in the static configuration; Traefik does not serve the router there", ep)
-					continue
-				}
-				t := r.TLS
-				if t == nil {
-					t = def.TLS
-				}
-				tlss = append(tlss, t)
-			}
-		}
+		tlss := static.effectiveTLS(r, func(f string, a ...any) { warn(where, f, a...) })
 		var seen []*TLS
 		for _, t := range tlss {
 			if t == nil || t.CertResolver == "" {
@@ -363,4 +332,47 @@ func uniqueWarnings(ws []Warning) []Warning {
 		}
 	}
 	return out
+}
+
+// defaultEntryPoints are the entry points of a router without
+// entryPoints: those marked asDefault, or else all of them.
+func (s *Static) defaultEntryPoints() []string {
+	var defaults []string
+	for _, name := range sortedKeys(s.EntryPoints) {
+		if s.EntryPoints[name].AsDefault {
+			defaults = append(defaults, name)
+		}
+	}
+	if len(defaults) == 0 {
+		defaults = sortedKeys(s.EntryPoints)
+	}
+	return defaults
+}
+
+// effectiveTLS returns the tls sections a router ends up with, one per
+// entry point it listens on (nil where it has none), as Traefik's
+// applyModel gives them: an HTTP router without a tls section of its own
+// takes its entry point's http.tls. TCP routers keep their own.
+func (s *Static) effectiveTLS(r *Router, warn func(string, ...any)) []*TLS {
+	if r.Protocol == TCP || len(s.EntryPoints) == 0 {
+		return []*TLS{r.TLS}
+	}
+	eps := r.EntryPoints
+	if len(eps) == 0 {
+		eps = s.defaultEntryPoints()
+	}
+	var tlss []*TLS
+	for _, ep := range eps {
+		def, ok := s.EntryPoints[ep]
+		if !ok {
+			warn("entry point %q is not defined in the static configuration; Traefik does not serve the router there", ep)
+			continue
+		}
+		t := r.TLS
+		if t == nil {
+			t = def.TLS
+		}
+		tlss = append(tlss, t)
+	}
+	return tlss
 }

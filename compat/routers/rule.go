@@ -41,6 +41,21 @@ type RuleNames struct {
 	// Traefik would request although the rule does not serve it
 	// (HostRegexp, HostSNI(`*`), a negated Host).
 	Notes []string
+	// Matchers are the rule's matcher calls, in rule order.
+	Matchers []Matcher
+}
+
+// Matcher is one matcher call of a rule.
+type Matcher struct {
+	// Name is the matcher's canonical spelling, such as PathPrefix.
+	Name string
+	// Values are its arguments, unquoted.
+	Values []string
+	// Not is set when the call is negated (after De Morgan's law).
+	Not bool
+	// InOr is set when the call is an operand of an || (at any depth), so
+	// the rule can match without it.
+	InOr bool
 }
 
 // ParseRule reads the host part of a Traefik router rule with Traefik's
@@ -61,6 +76,9 @@ func ParseRule(rule string, kind RuleKind) (RuleNames, error) {
 	want := "Host"
 	if kind == TCPRule {
 		want = "HostSNI"
+	}
+	for _, l := range leaves {
+		out.Matchers = append(out.Matchers, Matcher{Name: l.matcher, Values: l.values, Not: l.not, InOr: l.inOr})
 	}
 	seen := map[string]bool{}
 	for _, l := range leaves {
@@ -102,6 +120,7 @@ type leaf struct {
 	matcher string // canonical spelling
 	values  []string
 	not     bool // under an odd number of negations (after De Morgan)
+	inOr    bool // an operand of ||, at any depth
 }
 
 type ruleParser struct {
@@ -160,12 +179,16 @@ func (p *ruleParser) accept(tok string) bool {
 
 // or := and { "||" and }
 func (p *ruleParser) or(not bool) error {
+	start := len(p.leaves)
 	if err := p.and(not); err != nil {
 		return err
 	}
 	for p.accept("||") {
 		if err := p.and(not); err != nil {
 			return err
+		}
+		for i := start; i < len(p.leaves); i++ {
+			p.leaves[i].inOr = true
 		}
 	}
 	return nil
