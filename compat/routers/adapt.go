@@ -36,7 +36,7 @@ func Caddyfile(static *Static, dyn *Dynamic, opts CaddyfileOptions) []byte {
 	}
 	blocks := 0
 	sep := func() {
-		if blocks > 0 || b.Len() > 0 {
+		if blocks > 0 {
 			b.WriteString("\n")
 		}
 		blocks++
