@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -154,6 +155,20 @@ func TestTemplatedFileIsAnError(t *testing.T) {
 	_, err := LoadFileProvider(path, "")
 	if !errors.Is(err, ErrTemplate) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("error = %v, want ErrTemplate naming %s", err, path)
+	}
+}
+
+func TestMissingProviderFileIsAWarning(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "dyn.yml")
+	dyn, err := Load(Sources{Static: &Static{File: &FileProvider{Filename: missing}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dyn.Routers) != 0 || len(dyn.Warnings) != 1 || !strings.Contains(dyn.Warnings[0].String(), missing) {
+		t.Fatalf("dyn = %+v, want one warning naming %s", dyn, missing)
+	}
+	if _, err := Load(Sources{Paths: []string{missing}}); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("an explicit path that does not exist: error = %v, want ErrNotExist", err)
 	}
 }
 

@@ -1,7 +1,9 @@
 package routers
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,10 +39,15 @@ func Load(src Sources) (*Dynamic, error) {
 			return nil, fmt.Errorf("providers.file: neither filename nor directory is set")
 		}
 		d, err := LoadFileProvider(static.File.Filename, static.File.Directory)
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// Traefik logs the error and runs without the file's routers.
+			dyn.Warnings = append(dyn.Warnings, Warning{Where: "providers.file", Message: fmt.Sprintf("%v; no routers are read from it, as Traefik reads none", err)})
+		case err != nil:
 			return nil, err
+		default:
+			dyn.Merge(d)
 		}
-		dyn.Merge(d)
 	}
 	for _, p := range src.Paths {
 		st, err := os.Stat(p)
