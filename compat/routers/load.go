@@ -87,6 +87,13 @@ func Load(src Sources) (*Dynamic, error) {
 	return dyn, nil
 }
 
+// IsComposeFile reports whether the file at path is a compose file: YAML
+// with a top-level services table.
+func IsComposeFile(path string) bool {
+	data, err := readBounded(path)
+	return err == nil && isComposeFile(path, data)
+}
+
 // isComposeFile reports whether a YAML file has a top-level services
 // table.
 func isComposeFile(path string, data []byte) bool {
