@@ -46,13 +46,14 @@ func Caddyfile(static *Static, dyn *Dynamic, opts CaddyfileOptions) []byte {
 		fmt.Fprintf(&b, "{\n\ttraefik_acme {\n\t\tconfig %s\n\t}\n}\n", caddyfileToken(opts.GlobalConfig))
 	}
 	var tcp []string
+	used := map[string]string{} // site address -> router
 	for _, r := range dyn.Routers {
 		if r.Protocol == TCP {
 			tcp = append(tcp, r.Name)
 			continue
 		}
 		sep()
-		writeSite(&b, static, dyn, r)
+		writeSite(&b, static, dyn, r, used)
 	}
 	if len(tcp) > 0 {
 		sep()
@@ -65,7 +66,7 @@ func Caddyfile(static *Static, dyn *Dynamic, opts CaddyfileOptions) []byte {
 
 // writeSite writes one router as a site block (or, when it cannot be one,
 // as comments).
-func writeSite(b *strings.Builder, static *Static, dyn *Dynamic, r *Router) {
+func writeSite(b *strings.Builder, static *Static, dyn *Dynamic, r *Router, used map[string]string) {
 	var notes []string
 	note := func(format string, args ...any) {
 		if n := fmt.Sprintf(format, args...); !contains(notes, n) {
@@ -184,12 +185,21 @@ func writeSite(b *strings.Builder, static *Static, dyn *Dynamic, r *Router) {
 		}
 	}
 
+	var addrs []string
+	for _, h := range hosts {
+		if other, dup := used[h]; dup {
+			note("%s is already the address of router %q's site: Caddy allows one site per address, so it is not repeated here (merge the two by hand, with handle blocks)", h, other)
+			continue
+		}
+		used[h] = r.Name
+		addrs = append(addrs, caddyfileToken(h))
+	}
 	for _, n := range notes {
 		fmt.Fprintf(b, "# %s\n", oneLine(n))
 	}
-	addrs := make([]string, len(hosts))
-	for i, h := range hosts {
-		addrs[i] = caddyfileToken(h)
+	if len(addrs) == 0 {
+		b.WriteString("# not translated: every address of the router already has a site\n")
+		return
 	}
 	fmt.Fprintf(b, "%s {\n", strings.Join(addrs, ", "))
 	if len(resolvers) > 0 {
