@@ -2,16 +2,12 @@ package traefikacme
 
 import (
 	"bytes"
-	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -34,19 +30,6 @@ func loadRootPool(t *testing.T, path string) *x509.CertPool {
 		t.Fatalf("%s holds no certificate", path)
 	}
 	return pool
-}
-
-// handshakeAt is handshake with a pinned verification time.
-func (e *caddyEnv) handshakeAt(name string, roots *x509.CertPool, at time.Time) (*x509.Certificate, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	d := tls.Dialer{Config: &tls.Config{ServerName: name, RootCAs: roots, Time: func() time.Time { return at }, MinVersion: tls.VersionTLS12}}
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(e.HTTPSPort)))
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	return conn.(*tls.Conn).ConnectionState().PeerCertificates[0], nil
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {

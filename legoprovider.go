@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/certmagic"
 	"github.com/libdns/libdns"
 
@@ -22,6 +23,8 @@ func init() {
 // directly:
 //
 //	{"name": "traefik_lego", "code": "cloudflare", "env": {"CF_DNS_API_TOKEN": "{env.MY_TOKEN}"}}
+//
+// Caddyfile: see UnmarshalCaddyfile.
 type legoProvider struct {
 	// Code is the lego provider code, such as cloudflare or route53.
 	Code string `json:"code,omitempty"`
@@ -85,8 +88,53 @@ func (p *legoProvider) DeleteRecords(ctx context.Context, zone string, recs []li
 	return p.prov.DeleteRecords(ctx, zone, recs)
 }
 
+// UnmarshalCaddyfile sets up the provider from Caddyfile tokens:
+//
+//	dns traefik_lego <code> {
+//		env <NAME> <value>
+//	}
+//
+// <code> is the lego provider code (Traefik's dnsChallenge.provider); each
+// env line sets one lego environment variable for this provider only
+// (values may hold placeholders such as {env.MY_TOKEN}). The block is
+// optional: without it the credentials come from the process environment,
+// as in Traefik.
+func (p *legoProvider) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume provider name
+	if !d.NextArg() {
+		return d.Errf("traefik_lego: missing lego provider code (dns traefik_lego <code>)")
+	}
+	p.Code = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "env":
+			var name, value string
+			if !d.Args(&name, &value) {
+				return d.ArgErr()
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if p.Env == nil {
+				p.Env = make(map[string]string)
+			}
+			if _, dup := p.Env[name]; dup {
+				return d.Errf("traefik_lego: env %s set twice", name)
+			}
+			p.Env[name] = value
+		default:
+			return d.Errf("traefik_lego: unrecognized subdirective %q", d.Val())
+		}
+	}
+	return nil
+}
+
 // Interface guards
 var (
 	_ caddy.Provisioner     = (*legoProvider)(nil)
+	_ caddyfile.Unmarshaler = (*legoProvider)(nil)
 	_ certmagic.DNSProvider = (*legoProvider)(nil)
 )
