@@ -205,6 +205,7 @@ Example:
 	exp.Flags().StringSliceP("domain", "d", nil, "Export only certificates covering this name (repeatable)")
 	addTargetFlags(exp.Flags())
 	parent.AddCommand(exp)
+	addAdaptCommand(parent, c)
 }
 
 // addTargetFlags adds the flags choosing the storage, CA and email.
