@@ -44,6 +44,10 @@ stays possible.
       acme.json (created if missing), for rolling back to Traefik. Other
       resolvers of the file are left untouched.
 
+  caddy traefik adapt [--config <traefik.yml>] [--compose <file>] [--dynamic <file>]
+      Prints Caddyfile site blocks for Traefik's HTTP routers, with a comment
+      on every router option it does not translate. Writes nothing.
+
 The traefik_acme app also imports each resolver's acme.json (its "storage")
 when Caddy starts; these commands do the same work ahead of time, on a copy,
 or without the app.
@@ -80,7 +84,7 @@ func stdCmdIO() cmdIO {
 // returns the exit code.
 type traefikCmdFunc func(ctx context.Context, fl caddycmd.Flags) (int, error)
 
-// addTraefikCommands adds the inspect, import and export subcommands to
+// addTraefikCommands adds the inspect, import, export and adapt subcommands to
 // parent (the "traefik" command).
 func addTraefikCommands(parent *cobra.Command, c cmdIO) {
 	parent.Args = cobra.ArbitraryArgs
@@ -88,7 +92,7 @@ func addTraefikCommands(parent *cobra.Command, c cmdIO) {
 		if len(args) == 0 {
 			return cmd.Help()
 		}
-		return fmt.Errorf("unknown command %q for %q: use inspect, import or export", args[0], cmd.CommandPath())
+		return fmt.Errorf("unknown command %q for %q: use inspect, import, export or adapt", args[0], cmd.CommandPath())
 	}
 
 	inspect := &cobra.Command{
