@@ -61,9 +61,10 @@ func (a *App) loadRouters() (*routerState, error) {
 	rr := plan.RouterResolvers()
 	for _, name := range sortedKeys(rr) {
 		for _, res := range rr[name] {
-			if _, ok := a.resolvers[res]; !ok {
-				errs = append(errs, fmt.Sprintf("router %q (%s): tls.certResolver %q is not defined; defined resolvers: %s",
-					name, st.sources[name], res, listOrNone(sortedKeys(a.resolvers))))
+			// The one lookup issuers use too: a router makes its resolver
+			// used, so an undefined (or broken) one is an error here.
+			if _, err := a.resolver(res); err != nil {
+				errs = append(errs, fmt.Sprintf("router %q (%s): tls.certResolver: %v", name, st.sources[name], err))
 			}
 		}
 	}
@@ -221,11 +222,4 @@ func covered(name string, subjects []string) bool {
 		}
 	}
 	return false
-}
-
-func listOrNone(s []string) string {
-	if len(s) == 0 {
-		return "(none)"
-	}
-	return strings.Join(s, ", ")
 }

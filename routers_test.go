@@ -30,7 +30,7 @@ func TestRouterWithUndefinedResolver(t *testing.T) {
 	}
 	cfg := &caddy.Config{Admin: &caddy.AdminConfig{Disabled: true}, AppsRaw: caddy.ModuleMap{"traefik_acme": app}}
 	err = caddy.Validate(cfg)
-	for _, want := range []string{`router "shop@file"`, "file " + dyn, `tls.certResolver "nope" is not defined`, "defined resolvers: le"} {
+	for _, want := range []string{`router "shop@file"`, "file " + dyn, `tls.certResolver: resolver "nope" is not defined`, "defined resolvers: le"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("error = %v, want one containing %q", err, want)
 		}
