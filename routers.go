@@ -44,7 +44,7 @@ func (a *App) loadRouters() (*routerState, error) {
 	}
 	dyn, err := routers.Load(routers.Sources{Static: static, Paths: paths, LookupEnv: lookupEnv})
 	if err != nil {
-		return nil, fmt.Errorf("traefik_acme: reading routers: %w", err)
+		return nil, fmt.Errorf("traefik_acme: reading routers: %w (to use the resolvers without Traefik's routers, set `routers off`)", err)
 	}
 	for _, w := range dyn.Warnings {
 		a.logger.Warn("traefik routers", zap.String("where", w.Where), zap.String("warning", w.Message))

@@ -83,7 +83,7 @@ func TestRoutersFromComposeLabels(t *testing.T) {
 }
 `)
 	want := map[string][]string{
-		"le":   {"whoami.example.test", "www.whoami.example.test"},
+		"le":    {"whoami.example.test", "www.whoami.example.test"},
 		"ec384": {"api.example.test"},
 	}
 	checkRouterCerts(t, env, ca, want, map[string]string{"le": "EC P-256", "ec384": "EC P-384"}, false)

@@ -80,3 +80,29 @@ local.example.test {
 		t.Errorf("no log line says the site's policy is kept")
 	}
 }
+
+// TestTemplatedProviderFile checks that a file provider file using Go
+// templating stops the config with an error naming the file and the way
+// out.
+func TestTemplatedProviderFile(t *testing.T) {
+	dir := t.TempDir()
+	dyn := filepath.Join(dir, "dyn.yml")
+	if err := os.WriteFile(dyn, []byte("http:\n  routers:\n{{ range $i := until 2 }}\n    r{{ $i }}:\n      rule: Host(`r{{ $i }}.example.test`)\n{{ end }}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	static := filepath.Join(dir, "traefik.yml")
+	if err := os.WriteFile(static, []byte("providers:\n  file:\n    filename: "+dyn+"\ncertificatesResolvers:\n  le:\n    acme:\n      tlsChallenge: {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	app, err := json.Marshal(map[string]any{"config": static})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &caddy.Config{Admin: &caddy.AdminConfig{Disabled: true}, AppsRaw: caddy.ModuleMap{"traefik_acme": app}}
+	err = caddy.Validate(cfg)
+	for _, want := range []string{dyn, "Go templating", "routers off"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error = %v, want one containing %q", err, want)
+		}
+	}
+}
