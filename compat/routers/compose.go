@@ -434,7 +434,7 @@ func containerURL(svcName string, svc map[string]any, port, scheme string) (stri
 		switch len(ports) {
 		case 0:
 			port = "80"
-			note = fmt.Sprintf("service %q: no loadbalancer.server.port label and no port in expose/ports; Traefik would use the port the image exposes, assumed 80 here", svcName)
+			note = "no loadbalancer.server.port label and no port in expose/ports; Traefik would use the port the image exposes, assumed 80 here"
 		default:
 			port = ports[0]
 		}
