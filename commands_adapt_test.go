@@ -57,7 +57,7 @@ func TestTraefikAdaptCommand(t *testing.T) {
 		},
 		{
 			name: "dynamic-only",
-			args: []string{"--dynamic", "compat/routers/testdata/dynamic/routers.toml", "--compose", "compat/routers/testdata/compose/exposed.yml"},
+			args: []string{"--dynamic", "compat/routers/testdata/dynamic/routers.toml", "--dynamic", "compat/routers/testdata/dynamic/shared-host.yml", "--compose", "compat/routers/testdata/compose/exposed.yml"},
 			warn: "providers.docker is not enabled",
 		},
 	}

@@ -37,6 +37,7 @@ var goldenCases = []goldenCase{
 	{name: "compose-exposed", static: "compose/exposed.yml", paths: []string{"compose/exposed.yml"}},
 	{name: "file-toml", static: "dynamic/static.yml", paths: []string{"dynamic/routers.toml"}, noFileProvider: true},
 	{name: "file-directory", static: "dynamic/static.yml"},
+	{name: "file-shared-host", static: "dynamic/static.yml", paths: []string{"dynamic/shared-host.yml"}, noFileProvider: true},
 }
 
 type goldenResult struct {

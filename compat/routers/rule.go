@@ -56,6 +56,9 @@ type Matcher struct {
 	// InOr is set when the call is an operand of an || (at any depth), so
 	// the rule can match without it.
 	InOr bool
+	// OrGroups identify the || expressions the call is an operand of,
+	// innermost first (empty when InOr is false).
+	OrGroups []int
 }
 
 // ParseRule reads the host part of a Traefik router rule with Traefik's
@@ -78,7 +81,7 @@ func ParseRule(rule string, kind RuleKind) (RuleNames, error) {
 		want = "HostSNI"
 	}
 	for _, l := range leaves {
-		out.Matchers = append(out.Matchers, Matcher{Name: l.matcher, Values: l.values, Not: l.not, InOr: l.inOr})
+		out.Matchers = append(out.Matchers, Matcher{Name: l.matcher, Values: l.values, Not: l.not, InOr: len(l.orGroups) > 0, OrGroups: l.orGroups})
 	}
 	seen := map[string]bool{}
 	for _, l := range leaves {
@@ -117,10 +120,10 @@ func quoteList(vs []string) string {
 
 // leaf is one matcher call of a rule.
 type leaf struct {
-	matcher string // canonical spelling
-	values  []string
-	not     bool // under an odd number of negations (after De Morgan)
-	inOr    bool // an operand of ||, at any depth
+	matcher  string // canonical spelling
+	values   []string
+	not      bool  // under an odd number of negations (after De Morgan)
+	orGroups []int // the || expressions it is an operand of, innermost first
 }
 
 type ruleParser struct {
@@ -129,6 +132,7 @@ type ruleParser struct {
 	kind   RuleKind
 	leaves []leaf
 	depth  int
+	groups int // || expressions seen
 }
 
 // maxRuleDepth bounds nesting so that a hostile rule cannot exhaust the
@@ -183,12 +187,20 @@ func (p *ruleParser) or(not bool) error {
 	if err := p.and(not); err != nil {
 		return err
 	}
+	group := 0
 	for p.accept("||") {
 		if err := p.and(not); err != nil {
 			return err
 		}
+		if group == 0 {
+			p.groups++
+			group = p.groups
+		}
+	}
+	if group > 0 {
+		// Inner groups were added first.
 		for i := start; i < len(p.leaves); i++ {
-			p.leaves[i].inOr = true
+			p.leaves[i].orGroups = append(p.leaves[i].orGroups, group)
 		}
 	}
 	return nil
