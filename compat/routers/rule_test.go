@@ -113,3 +113,27 @@ func FuzzParseRule(f *testing.F) {
 		}
 	})
 }
+
+// TestParseRuleOrGroups checks which || expressions each matcher is an
+// operand of, innermost first, which the Caddyfile writer relies on to
+// tell alternatives from requirements.
+func TestParseRuleOrGroups(t *testing.T) {
+	rn, err := ParseRule("Host(`a`) && (PathPrefix(`/x`) || PathPrefix(`/y`)) || (Host(`b`) && Path(`/z`))", HTTPRule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]int{}
+	for _, m := range rn.Matchers {
+		got[m.Name+":"+m.Values[0]] = m.OrGroups
+	}
+	want := map[string][]int{
+		"Host:a":        {2},
+		"PathPrefix:/x": {1, 2},
+		"PathPrefix:/y": {1, 2},
+		"Host:b":        {2},
+		"Path:/z":       {2},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("or groups = %v, want %v", got, want)
+	}
+}
