@@ -151,30 +151,28 @@ func Certificates(static *Static, dyn *Dynamic) *Plan {
 
 	// Merge per resolver, routers in name order.
 	sort.SliceStable(reqs, func(i, j int) bool { return reqs[i].router < reqs[j].router })
-	byResolver := map[string][]*Certificate{}
+	type index struct {
+		certs []*Certificate
+		byKey map[string]*Certificate // main + sans -> certificate
+		names map[string]bool         // every name of certs
+	}
+	byResolver := map[string]*index{}
 	for _, rq := range reqs {
-		certs := byResolver[rq.resolver]
+		ix := byResolver[rq.resolver]
+		if ix == nil {
+			ix = &index{byKey: map[string]*Certificate{}, names: map[string]bool{}}
+			byResolver[rq.resolver] = ix
+		}
 		for _, d := range rq.domains {
-			merged := false
-			for _, c := range certs {
-				if reflect.DeepEqual(c.Domain, d) {
-					if !contains(c.Routers, rq.router) {
-						c.Routers = append(c.Routers, rq.router)
-					}
-					merged = true
-					break
+			if c, ok := ix.byKey[domainKey(d)]; ok {
+				if !contains(c.Routers, rq.router) {
+					c.Routers = append(c.Routers, rq.router)
 				}
-			}
-			if merged {
 				continue
-			}
-			var existing []string
-			for _, c := range certs {
-				existing = append(existing, c.Domain.Names()...)
 			}
 			var unchecked []string
 			for _, n := range d.Names() {
-				if coveredBy(n, existing) {
+				if coveredBySet(n, ix.names) {
 					warn(fmt.Sprintf("router %q", rq.router), "%q is already covered by another certificate of resolver %q, so it is not asked for again", n, rq.resolver)
 					continue
 				}
@@ -183,13 +181,18 @@ func Certificates(static *Static, dyn *Dynamic) *Plan {
 			if len(unchecked) == 0 {
 				continue
 			}
-			certs = append(certs, &Certificate{Resolver: rq.resolver, Domain: Domain{Main: unchecked[0], SANs: unchecked[1:]}, Routers: []string{rq.router}})
+			c := &Certificate{Resolver: rq.resolver, Domain: Domain{Main: unchecked[0], SANs: unchecked[1:]}, Routers: []string{rq.router}}
+			ix.certs = append(ix.certs, c)
+			ix.byKey[domainKey(d)] = c
+			ix.byKey[domainKey(c.Domain)] = c
+			for _, n := range unchecked {
+				ix.names[n] = true
+			}
 		}
-		byResolver[rq.resolver] = certs
 	}
 	owner := map[string]string{}
 	for _, res := range sortedKeys(byResolver) {
-		for _, c := range byResolver[res] {
+		for _, c := range byResolver[res].certs {
 			for _, n := range c.Domain.Names() {
 				if o, ok := owner[n]; ok && o != res {
 					warn(fmt.Sprintf("name %q", n), "asked of resolvers %q and %q; Traefik obtains it from whichever runs first, so which one serves it is not defined", o, res)
@@ -375,4 +378,25 @@ func (s *Static) effectiveTLS(r *Router, warn func(string, ...any)) []*TLS {
 		tlss = append(tlss, t)
 	}
 	return tlss
+}
+
+// domainKey identifies a certificate request by its names, in order.
+func domainKey(d Domain) string {
+	return strings.Join(d.Names(), "\x00")
+}
+
+// coveredBySet is coveredBy against a set of names: name itself, or name
+// with its leading labels replaced by '*' one after another, is in the set.
+func coveredBySet(name string, names map[string]bool) bool {
+	if names[name] {
+		return true
+	}
+	labels := strings.Split(name, ".")
+	for i := range labels {
+		labels[i] = "*"
+		if names[strings.Join(labels, ".")] {
+			return true
+		}
+	}
+	return false
 }
