@@ -49,7 +49,7 @@ func init() {
 type App struct {
 	// Config is the path of a Traefik static configuration to read the
 	// resolvers and entry points from: traefik.yml, traefik.yaml,
-	// traefik.toml, or a docker-compose file whose Traefik service carries
+	// traefik.toml, traefik.json, or a docker-compose file whose Traefik service carries
 	// them as command-line flags or TRAEFIK_* environment variables.
 	// Resolvers and entry points given inline add to it or override it by
 	// name. With no Config and no inline resolvers, the TRAEFIK_*
@@ -87,6 +87,7 @@ type App struct {
 	IgnoreRouters bool `json:"ignore_routers,omitempty"`
 
 	resolvers   map[string]*config.ACME       // effective resolvers, defaults applied; set at Provision
+	problems    map[string]error              // why a resolver cannot obtain certificates, by name; set at Provision
 	entryPoints map[string]*config.EntryPoint // effective entry points; set at Provision
 	stores      *stores                       // acme.json files of the resolvers; set at Provision
 	routers     *routerState                  // what Traefik's routers ask for; set at Provision
@@ -101,8 +102,13 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision applies Traefik's defaults to every resolver and validates it,
-// and reads Traefik's routers (see routers.go).
+// Provision applies Traefik's defaults to every resolver and checks each
+// one. A resolver that cannot obtain certificates (no challenge, an
+// undefined entry point …) does not fail Provision, as Traefik loads it
+// too: a warning names it and the key at fault, and the issuer of a site
+// that uses it fails with that error (see resolver); so does a router
+// that references it. Provision also reads Traefik's routers (see
+// routers.go).
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	var withStorage map[string]bool
@@ -111,6 +117,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	a.problems = a.checkResolvers()
 	if err := a.Validate(); err != nil {
 		return err
 	}
@@ -167,15 +174,15 @@ func (a *App) effectiveConfig() (resolvers map[string]*config.ACME, entryPoints 
 		if _, ok := resolvers[name]; ok {
 			a.logger.Info("inline resolver overrides the traefik configuration", zap.String("resolver", name))
 		}
-		resolvers[name] = res
 		// Inline resolvers use an acme.json only when storage is set: Traefik's
 		// default, acme.json in the working directory, means nothing to Caddy.
 		withStorage[name] = res.Storage != ""
-	}
-	for _, name := range sortedKeys(resolvers) {
-		for _, w := range resolvers[name].SetDefaults(fmt.Sprintf("certificatesResolvers.%s.acme", name)) {
+		// Resolvers read from a Traefik configuration have their defaults
+		// already (config.Load), and their warnings were logged with it.
+		for _, w := range res.SetDefaults(fmt.Sprintf("certificatesResolvers.%s.acme", name)) {
 			a.logger.Warn("resolver configuration", zap.String("resolver", name), zap.String("key", w.Path), zap.String("warning", w.Message))
 		}
+		resolvers[name] = res
 	}
 	return resolvers, entryPoints, withStorage, nil
 }
@@ -213,8 +220,29 @@ func (a *App) loadStatic() (*config.Static, error) {
 	return loaded.Static, nil
 }
 
-// Validate checks every resolver: key type, challenge, entry point, EAB and
-// durations. Errors name the resolver and the Traefik option at fault.
+// checkResolvers validates every resolver against the entry points and
+// returns the problems by resolver name, logging a warning for each that
+// names the resolver and the Traefik keys at fault.
+func (a *App) checkResolvers() map[string]error {
+	var problems map[string]error
+	for _, name := range sortedKeys(a.resolvers) {
+		err := a.resolvers[name].Validate(name, a.entryPoints)
+		if err == nil {
+			continue
+		}
+		if problems == nil {
+			problems = make(map[string]error)
+		}
+		problems[name] = err
+		a.logger.Warn("resolver cannot obtain certificates; a site that uses it fails to start",
+			zap.String("resolver", name), zap.Strings("keys", config.ProblemKeys(err)), zap.Error(err))
+	}
+	return problems
+}
+
+// Validate checks what concerns several resolvers: resolvers that share an
+// ACME account must agree on order_rate_limit. Problems of one resolver
+// are not errors here (see Provision).
 func (a *App) Validate() error {
 	var errs []string
 	// Resolvers with the same CA and email share one ACME account in
@@ -222,9 +250,6 @@ func (a *App) Validate() error {
 	byAccount := map[string]string{}
 	for _, name := range sortedKeys(a.resolvers) {
 		res := a.resolvers[name]
-		if err := res.Validate(name, a.entryPoints); err != nil {
-			errs = append(errs, err.Error())
-		}
 		acct := rateLimiterKey(res.CAServer, res.Email)
 		other, seen := byAccount[acct]
 		if !seen {
@@ -250,8 +275,14 @@ func (a *App) Start() error { return a.manageRouterNames() }
 func (a *App) Stop() error { return nil }
 
 // resolver returns the effective configuration of the named resolver, or an
-// error that names it and lists the defined ones.
+// error: one that names it and lists the defined ones, or the problem that
+// keeps it from obtaining certificates (naming the resolver and the Traefik
+// key). Everything that uses a resolver (issuers, routers) looks it up
+// here, so a broken resolver fails exactly the sites that use it.
 func (a *App) resolver(name string) (*config.ACME, error) {
+	if err := a.problems[name]; err != nil {
+		return nil, err
+	}
 	res, ok := a.resolvers[name]
 	if !ok {
 		defined := sortedKeys(a.resolvers)

@@ -56,7 +56,8 @@ func TestCaddyfileAdapt(t *testing.T) {
 
 // TestBadInput checks that configuration errors surface when the config is
 // adapted or validated, name the resolver and the option at fault, and
-// never panic.
+// never panic. A problem of one resolver is an error only when a site uses
+// the resolver (TestBrokenUnusedResolverIsAWarning covers the other case).
 func TestBadInput(t *testing.T) {
 	tests := []struct {
 		desc      string
@@ -80,7 +81,8 @@ a.example.com {
 		issuer traefik le
 	}
 }`,
-			want: []string{`resolver "le"`, "keyType", "EC521", "EC256, EC384, RSA2048, RSA4096, RSA8192"},
+			want:    []string{`resolver "le"`, "keyType", "EC521", "EC256, EC384, RSA2048, RSA4096, RSA8192"},
+			atAdapt: true,
 		},
 		{
 			desc: "order rate limit of zero orders",
@@ -142,6 +144,11 @@ a.example.com {
 			http_challenge web
 		}
 	}
+}
+a.example.com {
+	tls {
+		issuer traefik le
+	}
 }`,
 			want: []string{`resolver "le"`, "httpChallenge.entryPoint", `"web" is not defined`, "websecure"},
 		},
@@ -152,6 +159,11 @@ a.example.com {
 		resolver le {
 			email a@example.com
 		}
+	}
+}
+a.example.com {
+	tls {
+		issuer traefik le
 	}
 }`,
 			want: []string{`resolver "le"`, "httpChallenge", "tlsChallenge", "dnsChallenge"},
@@ -255,6 +267,11 @@ a.example.com {
 			tls_challenge
 		}
 	}
+}
+a.example.com {
+	tls {
+		issuer traefik le
+	}
 }`,
 			want: []string{`resolver "le"`, "certificatesDuration", "at least 1 hour"},
 		},
@@ -268,6 +285,11 @@ a.example.com {
 			tls_challenge
 		}
 	}
+}
+a.example.com {
+	tls {
+		issuer traefik le
+	}
 }`,
 			want: []string{`resolver "le"`, "clientTimeout", "clientResponseHeaderTimeout"},
 		},
@@ -280,6 +302,11 @@ a.example.com {
 				resolvers 1.1.1.1:53
 			}
 		}
+	}
+}
+a.example.com {
+	tls {
+		issuer traefik le
 	}
 }`,
 			want: []string{`resolver "le"`, "dnsChallenge.provider", "required"},
@@ -327,6 +354,123 @@ a.example.com {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestBrokenUnusedResolverIsAWarning: resolvers Traefik loads but cannot
+// use, and that no site uses, do not stop Caddy; each gets a warning that
+// names it and the Traefik key at fault. The site's own resolver works.
+func TestBrokenUnusedResolverIsAWarning(t *testing.T) {
+	traefikYML := filepath.Join(t.TempDir(), "traefik.yml")
+	// Traefik's own ref-acme.yaml enables tlsChallenge with a null value,
+	// which Traefik ignores: that resolver has no challenge.
+	if err := os.WriteFile(traefikYML, []byte(`
+entryPoints:
+  web: {address: ":80"}
+certificatesResolvers:
+  le:
+    acme:
+      keyType: ec256
+      httpChallenge: {entryPoint: web}
+  myresolver:
+    acme:
+      email: test@example.com
+      tlsChallenge:
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		desc      string
+		caddyfile string
+		want      map[string]string // resolver -> the one key its warning names
+	}{
+		{
+			desc: "inline",
+			caddyfile: `{
+	traefik_acme {
+		entrypoint web :80
+		resolver le {
+			http_challenge web
+		}
+		resolver nochallenge {
+			email a@example.com
+		}
+		resolver noprovider {
+			dns_challenge {
+				resolvers 1.1.1.1:53
+			}
+		}
+		resolver elsewhere {
+			http_challenge websecure
+		}
+	}
+}
+a.example.com {
+	tls {
+		issuer traefik le
+	}
+}`,
+			want: map[string]string{"nochallenge": "acme", "noprovider": "dnsChallenge.provider", "elsewhere": "httpChallenge.entryPoint"},
+		},
+		{
+			desc: "traefik.yml",
+			caddyfile: `{
+	traefik_acme {
+		config ` + traefikYML + `
+	}
+}
+a.example.com {
+	tls {
+		issuer traefik le
+	}
+}`,
+			want: map[string]string{"myresolver": "acme"},
+		},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(tc.caddyfile), map[string]any{"filename": "Caddyfile"})
+			if err != nil {
+				t.Fatalf("adapt: %v", err)
+			}
+			var cfg caddy.Config
+			if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			logFile := filepath.Join(t.TempDir(), "log.json")
+			cfg.StorageRaw = json.RawMessage(`{"module":"file_system","root":` + jsonString(t.TempDir()) + `}`)
+			cfg.Admin = &caddy.AdminConfig{Disabled: true}
+			cfg.Logging = &caddy.Logging{Logs: map[string]*caddy.CustomLog{"default": {BaseLog: caddy.BaseLog{
+				WriterRaw:  json.RawMessage(`{"output":"file","filename":` + jsonString(logFile) + `}`),
+				EncoderRaw: json.RawMessage(`{"format":"json"}`),
+				Level:      "WARN",
+			}}}}
+			if err := caddy.Validate(&cfg); err != nil {
+				t.Fatalf("validate: %v", err)
+			}
+			data, err := os.ReadFile(logFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := map[string][]string{}
+			for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+				var entry struct {
+					Msg      string   `json:"msg"`
+					Resolver string   `json:"resolver"`
+					Keys     []string `json:"keys"`
+				}
+				if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "resolver cannot obtain certificates; a site that uses it fails to start" {
+					found[entry.Resolver] = entry.Keys
+				}
+			}
+			for name, key := range tc.want {
+				if keys := found[name]; len(keys) != 1 || keys[0] != key {
+					t.Errorf("warning for resolver %s: keys %q, want [%s] (log:\n%s)", name, keys, key, data)
+				}
+			}
+			if _, ok := found["le"]; ok || len(found) != len(tc.want) {
+				t.Errorf("warnings for %v, want exactly %v", found, tc.want)
 			}
 		})
 	}

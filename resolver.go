@@ -110,7 +110,7 @@ func dnsChallengeConfig(ctx caddy.Context, resolver string, d *config.DNSChallen
 	}
 	cfg := &caddytls.DNSChallengeConfig{
 		ProviderRaw:        raw,
-		Resolvers:          d.Resolvers,
+		Resolvers:          nonEmpty(d.Resolvers), // certmagic adds port 53 where none is given, as lego does
 		TTL:                caddy.Duration(timing.TTL),
 		PropagationTimeout: caddy.Duration(timing.PropagationTimeout),
 	}
@@ -121,6 +121,18 @@ func dnsChallengeConfig(ctx caddy.Context, resolver string, d *config.DNSChallen
 		}
 	}
 	return cfg, nil
+}
+
+// nonEmpty returns the non-empty strings of list (a trailing comma in a
+// Traefik flag or env value leaves an empty resolver), or nil.
+func nonEmpty(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func setModuleName(raw []byte, name string) ([]byte, error) {

@@ -13,27 +13,43 @@ import (
 	"github.com/caddyserver/caddy/v2"
 )
 
-// TestRouterWithUndefinedResolver checks that a router whose
-// tls.certResolver names no resolver stops the config with an error naming
-// the router, its file and the defined resolvers.
-func TestRouterWithUndefinedResolver(t *testing.T) {
-	dyn := filepath.Join(t.TempDir(), "dyn.yml")
-	if err := os.WriteFile(dyn, []byte("http:\n  routers:\n    shop:\n      rule: Host(`shop.example.test`)\n      tls:\n        certResolver: nope\n"), 0o600); err != nil {
-		t.Fatal(err)
+// TestRouterWithUnusableResolver checks that a router whose
+// tls.certResolver names no resolver, or a resolver that cannot obtain
+// certificates, stops the config with an error naming the router and its
+// file: a router makes its resolver used, as a site does.
+func TestRouterWithUnusableResolver(t *testing.T) {
+	tests := []struct {
+		name     string
+		resolver string
+		want     []string
+	}{
+		{name: "undefined", resolver: "nope", want: []string{`tls.certResolver: resolver "nope" is not defined`, "defined resolvers: broken, le"}},
+		{name: "broken", resolver: "broken", want: []string{`tls.certResolver:`, `"broken"`, "challenge"}},
 	}
-	app, err := json.Marshal(map[string]any{
-		"resolvers": map[string]any{"le": map[string]any{"email": "ops@example.test", "tls_challenge": map[string]any{}}},
-		"routers":   []string{dyn},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &caddy.Config{Admin: &caddy.AdminConfig{Disabled: true}, AppsRaw: caddy.ModuleMap{"traefik_acme": app}}
-	err = caddy.Validate(cfg)
-	for _, want := range []string{`router "shop@file"`, "file " + dyn, `tls.certResolver: resolver "nope" is not defined`, "defined resolvers: le"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Fatalf("error = %v, want one containing %q", err, want)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dyn := filepath.Join(t.TempDir(), "dyn.yml")
+			if err := os.WriteFile(dyn, []byte("http:\n  routers:\n    shop:\n      rule: Host(`shop.example.test`)\n      tls:\n        certResolver: "+tt.resolver+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			app, err := json.Marshal(map[string]any{
+				"resolvers": map[string]any{
+					"le":     map[string]any{"email": "ops@example.test", "tls_challenge": map[string]any{}},
+					"broken": map[string]any{"email": "ops@example.test"},
+				},
+				"routers": []string{dyn},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := &caddy.Config{Admin: &caddy.AdminConfig{Disabled: true}, AppsRaw: caddy.ModuleMap{"traefik_acme": app}}
+			err = caddy.Validate(cfg)
+			for _, want := range append([]string{`router "shop@file"`, "file " + dyn}, tt.want...) {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("error = %v, want one containing %q", err, want)
+				}
+			}
+		})
 	}
 }
 

@@ -8,7 +8,9 @@
 package caddyfile
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
@@ -174,7 +176,13 @@ func ParseResolver(d *caddyfile.Dispenser, name string) (*config.ACME, error) {
 		case "storage":
 			a.Storage, err = oneArg(d, name)
 		case "key_type":
+			// A Traefik file with another value loads (as RSA4096, with a
+			// warning, as in Traefik); a Caddyfile is new configuration,
+			// so a typo is refused here.
 			a.KeyType, err = oneArg(d, name)
+			if err == nil && !slices.Contains(config.KeyTypes, a.KeyType) {
+				err = d.Errf("resolver %q: key_type: unknown key type %q (Traefik's keyType, case-sensitive); allowed: %s", name, a.KeyType, strings.Join(config.KeyTypes, ", "))
+			}
 		case "preferred_chain":
 			a.PreferredChain, err = oneArg(d, name)
 		case "eab":

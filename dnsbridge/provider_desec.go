@@ -17,9 +17,10 @@ func init() {
 		Required:   [][]string{{desecEnvToken}},
 		Optional:   timingVars(ns, "TTL", "PROPAGATION_TIMEOUT", "POLLING_INTERVAL", "HTTP_TIMEOUT"),
 		FileVars:   true,
-		Defaults:   Timing{TTL: seconds(3600), PropagationTimeout: seconds(60), PollingInterval: seconds(2)},
-		Module:     "github.com/libdns/desec",
-		Notes:      "lego's default TTL is 3600 s, deSEC's usual minimum. `DESEC_HTTP_TIMEOUT` is ignored.",
+		// lego v5.6.0 providers/dns/desec NewDefaultConfig.
+		Defaults: Timing{TTL: seconds(3600), PropagationTimeout: seconds(120), PollingInterval: seconds(4)},
+		Module:   "github.com/libdns/desec",
+		Notes:    "lego's default TTL is 3600 s, deSEC's usual minimum. `DESEC_HTTP_TIMEOUT` is ignored.",
 	}, buildDeSEC)
 }
 

@@ -19,12 +19,13 @@ func init() {
 		Required:   [][]string{{linodeEnvToken}},
 		Optional:   append([]string{linodeEnvLegacyKey}, timingVars(ns, "TTL", "PROPAGATION_TIMEOUT", "POLLING_INTERVAL", "HTTP_TIMEOUT")...),
 		FileVars:   true,
-		// lego computes the timeout when unset: minutes to Linode's next
-		// 15-minute zone refresh + TTL + 120 s fudge; 22 min is its maximum.
-		Defaults: Timing{TTL: seconds(300), PropagationTimeout: seconds(22 * 60), PollingInterval: seconds(15)},
+		// lego v5.6.0 providers/dns/linode NewDefaultConfig. lego computes
+		// the wait until Linode's next 15-minute zone refresh only when
+		// LINODE_PROPAGATION_TIMEOUT is 0 or less.
+		Defaults: Timing{TTL: seconds(300), PropagationTimeout: seconds(120), PollingInterval: seconds(15)},
 		Module:   "github.com/libdns/linode",
-		Notes: "API v4 personal access token. The retired v3 `LINODE_API_KEY` is rejected. The default propagation " +
-			"timeout is lego's worst case (lego computes the wait for Linode's next 15-minute refresh). " +
+		Notes: "API v4 personal access token. The retired v3 `LINODE_API_KEY` is rejected. `LINODE_PROPAGATION_TIMEOUT=0` " +
+			"means lego's default (120 s) here; lego computes the wait for Linode's next 15-minute refresh instead. " +
 			"`LINODE_HTTP_TIMEOUT` is ignored.",
 	}, buildLinode)
 }

@@ -49,7 +49,7 @@ func init() {
 		FileVars: true,
 		Defaults: Timing{TTL: seconds(120), PropagationTimeout: seconds(60), PollingInterval: seconds(2)},
 		Module:   "github.com/libdns/rfc2136",
-		Notes: "`DNSUPDATE_*` (lego v5) is read first, `RFC2136_*` as fallback. The libdns provider always signs updates, " +
+		Notes: "`DNSUPDATE_*` (lego v4.35+ and v5) is read first, `RFC2136_*` as fallback. The libdns provider always signs updates, " +
 			"so a TSIG key and secret are required (directly or from a BIND key file in `TSIG_FILE`); lego's unsigned mode is " +
 			"not available. The algorithm defaults to hmac-sha1 like lego. The nameserver gets port 53 when none is given. " +
 			"`DNS_TIMEOUT` and `SEQUENCE_INTERVAL` are ignored.",

@@ -321,6 +321,9 @@ func TestProviderTimingDefaults(t *testing.T) {
 		{"digitalocean", Timing{TTL: 30 * time.Second, PropagationTimeout: 60 * time.Second, PollingInterval: 5 * time.Second}},
 		{"route53", Timing{TTL: 10 * time.Second, PropagationTimeout: 120 * time.Second, PollingInterval: 4 * time.Second}},
 		{"gandiv5", Timing{TTL: 300 * time.Second, PropagationTimeout: 20 * time.Minute, PollingInterval: 20 * time.Second}},
+		// lego v5.6.0 NewDefaultConfig of providers/dns/desec and linode.
+		{"desec", Timing{TTL: 3600 * time.Second, PropagationTimeout: 120 * time.Second, PollingInterval: 4 * time.Second}},
+		{"linode", Timing{TTL: 300 * time.Second, PropagationTimeout: 120 * time.Second, PollingInterval: 15 * time.Second}},
 	} {
 		t.Run(tc.code, func(t *testing.T) {
 			spec, _ := Lookup(tc.code)

@@ -334,9 +334,10 @@ func TestLoadFileByExtension(t *testing.T) {
 		return p
 	}
 	yml := write("traefik.yml", "certificatesResolvers: {le: {acme: {tlsChallenge: {}}}}")
+	json := write("traefik.json", `{"certificatesResolvers": {"le": {"acme": {"tlsChallenge": {}, "certificatesDuration": 72}}}}`)
 	yaml := write("traefik.YAML", "certificatesResolvers: {le: {acme: {tlsChallenge: {}}}}")
 	toml := write("traefik.toml", "[certificatesResolvers.le.acme.tlsChallenge]")
-	for _, p := range []string{yml, yaml, toml} {
+	for _, p := range []string{yml, yaml, toml, json} {
 		s, _, err := LoadFile(p)
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
@@ -344,12 +345,13 @@ func TestLoadFileByExtension(t *testing.T) {
 		acmeOf(t, s, "le")
 	}
 	for name, want := range map[string]string{
-		"traefik.json": `unsupported extension ".json"`,
+		"traefik.json": "parsing JSON: no configuration found",
+		"traefik.ini":  `unsupported extension ".ini"`,
 		"empty.yml":    "no configuration found",
 		"bad.toml":     "parsing TOML",
 		"invalid.yml":  "acme.emial: unknown option",
 	} {
-		body := map[string]string{"traefik.json": "{}", "empty.yml": "", "bad.toml": "[[[", "invalid.yml": "certificatesResolvers: {le: {acme: {emial: x}}}"}[name]
+		body := map[string]string{"traefik.json": "{}", "traefik.ini": "x", "empty.yml": "", "bad.toml": "[[[", "invalid.yml": "certificatesResolvers: {le: {acme: {emial: x}}}"}[name]
 		p := write(name, body)
 		s, _, err := LoadFile(p)
 		if err == nil || s != nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), p) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -211,6 +212,7 @@ var (
 func (d *decoder) decodeStatic(tree map[string]any) *Static {
 	s := &Static{}
 	d.decodeStruct(reflect.ValueOf(s).Elem(), tree, keyPath{})
+	s.internalEntryPoint = needsInternalEntryPoint(tree)
 	if d.v1KV {
 		d.checkKVStorage(s)
 	}
@@ -534,6 +536,8 @@ func scalarString(x any) (string, bool) {
 		return v, true
 	case bool:
 		return strconv.FormatBool(v), true
+	case json.Number:
+		return v.String(), true
 	}
 	rv := reflect.ValueOf(x)
 	switch rv.Kind() {
@@ -559,4 +563,81 @@ func listString(l []any) (string, bool) {
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, ","), true
+}
+
+// needsInternalEntryPoint reports whether the configuration enables
+// something Traefik serves on its internal entry point, so that Traefik
+// creates that entry point (SetEffectiveConfiguration): api.insecure, ping
+// or metrics.prometheus without manualRouting on the default entry point,
+// or providers.rest.insecure.
+func needsInternalEntryPoint(tree map[string]any) bool {
+	onInternal := func(n any) bool {
+		if !enabledNode(n) || boolAt(n, "manualRouting") {
+			return false
+		}
+		ep, ok := childFold(n, "entryPoint")
+		if !ok {
+			return true
+		}
+		s, _ := scalarString(ep)
+		return s == "" || s == InternalEntryPointName
+	}
+	if api, ok := childFold(tree, "api"); ok && enabledNode(api) && boolAt(api, "insecure") {
+		return true
+	}
+	if ping, ok := childFold(tree, "ping"); ok && onInternal(ping) {
+		return true
+	}
+	if metrics, ok := childFold(tree, "metrics"); ok {
+		if prom, ok := childFold(metrics, "prometheus"); ok && onInternal(prom) {
+			return true
+		}
+	}
+	if providers, ok := childFold(tree, "providers"); ok {
+		if rest, ok := childFold(providers, "rest"); ok && enabledNode(rest) && boolAt(rest, "insecure") {
+			return true
+		}
+	}
+	return false
+}
+
+// childFold returns the entry of a table node whose key matches name
+// case-insensitively (the last in sorted order, as the decoder keeps it).
+func childFold(node any, name string) (any, bool) {
+	m, ok := entries(node)
+	if !ok {
+		return nil, false
+	}
+	var val any
+	found := false
+	for _, k := range sortedKeys(m) {
+		if strings.EqualFold(k, name) {
+			val, found = m[k], true
+		}
+	}
+	return val, found
+}
+
+// enabledNode reports whether an allowEmpty option node is enabled: a
+// table, "true" or an empty value (paerser's rules; null is skipped).
+func enabledNode(n any) bool {
+	if vm, ok := n.(*valuedMap); ok {
+		return !isDisabling(vm.value)
+	}
+	if _, ok := entries(n); ok {
+		return true
+	}
+	s, ok := scalarString(n)
+	return ok && !isDisabling(s)
+}
+
+// boolAt reports whether the table node has key set to true.
+func boolAt(n any, key string) bool {
+	v, ok := childFold(n, key)
+	if !ok {
+		return false
+	}
+	s, _ := scalarString(v)
+	b, _ := strconv.ParseBool(s)
+	return b
 }

@@ -511,9 +511,13 @@ func TestSecretsAreRedacted(t *testing.T) {
 		}
 	})
 	t.Run("validation error about eab", func(t *testing.T) {
-		_, _, err := ParseYAML([]byte("certificatesResolvers: {le: {acme: {tlsChallenge: {}, eab: {hmacEncoded: " + secret + "}}}}"))
-		if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "eab.kid") {
-			t.Errorf("error %v", err)
+		s, _, err := ParseYAML([]byte("certificatesResolvers: {le: {acme: {tlsChallenge: {}, eab: {hmacEncoded: " + secret + "}}}}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		perr := s.ResolverProblem("le")
+		if perr == nil || strings.Contains(perr.Error(), secret) || !strings.Contains(perr.Error(), "eab.kid") {
+			t.Errorf("problem %v", perr)
 		}
 	})
 	t.Run("quoted flag value warning", func(t *testing.T) {
@@ -647,14 +651,23 @@ func TestModelFixes(t *testing.T) {
 			t.Errorf("Port(%q) = %d, want %d", addr, got, want)
 		}
 	}
-	a := &ACME{DNSChallenge: &DNSChallenge{Provider: "x", Resolvers: []string{"1.1.1.1", "8.8.8.8:5353", "2001:db8::1", "ns.example.com"}}}
+	// Resolvers are kept as written, as in Traefik; lego and certmagic
+	// add port 53 to one without a port when they use it.
+	resolvers := []string{"1.1.1.1", "8.8.8.8:5353", "2001:db8::1", "[2001:db8::2]:53", "ns.example.com", ""}
+	a := &ACME{DNSChallenge: &DNSChallenge{Provider: "x", Resolvers: append([]string(nil), resolvers...)}}
 	a.SetDefaults("p")
-	want := []string{"1.1.1.1:53", "8.8.8.8:5353", "[2001:db8::1]:53", "ns.example.com:53"}
-	if !reflect.DeepEqual(a.DNSChallenge.Resolvers, want) {
-		t.Errorf("resolvers = %q, want %q", a.DNSChallenge.Resolvers, want)
+	if !reflect.DeepEqual(a.DNSChallenge.Resolvers, resolvers) {
+		t.Errorf("resolvers = %q, want %q", a.DNSChallenge.Resolvers, resolvers)
 	}
 	if err := a.Validate("r", nil); err != nil {
 		t.Errorf("validate: %v", err)
+	}
+	for _, bad := range []string{"1.1.1.1:0", "1.1.1.1:99999", "host:port", "a b", ":53"} {
+		a := &ACME{DNSChallenge: &DNSChallenge{Provider: "x", Resolvers: []string{bad}}}
+		a.SetDefaults("p")
+		if err := a.Validate("r", nil); err == nil || !strings.Contains(err.Error(), "dnsChallenge.resolvers[0]") {
+			t.Errorf("resolver %q: %v, want an error naming dnsChallenge.resolvers[0]", bad, err)
+		}
 	}
 }
 
@@ -684,8 +697,8 @@ certificatesResolvers:
 		t.Errorf("propagation %+v", p)
 	}
 	for _, want := range []string{
-		"certificatesResolvers.old.acme.caServer: https://acme-v01.api.letsencrypt.org/directory is a Let's Encrypt ACME v1 URL",
-		"certificatesResolvers.staging.acme.caServer: https://acme-staging.api.letsencrypt.org/directory is a Let's Encrypt ACME v1 URL",
+		"certificatesResolvers.old.acme.caServer: https://acme-v01.api.letsencrypt.org/directory refers to a v01 endpoint",
+		"certificatesResolvers.staging.acme.caServer: https://acme-staging.api.letsencrypt.org/directory refers to a v01 endpoint",
 		"certificatesResolvers.old.acme.dnsChallenge.delayBeforeCheck: deprecated since Traefik v3.3",
 		"certificatesResolvers.old.acme.dnsChallenge.disablePropagationCheck: deprecated since Traefik v3.3",
 	} {

@@ -1,11 +1,12 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -16,7 +17,8 @@ import (
 // (traefik.yml). Keys match case-insensitively; sections other than
 // entryPoints and certificatesResolvers are ignored; unknown keys inside a
 // resolver are errors. It returns the configuration after SetDefaults and
-// Validate, or an error; never both.
+// Validate, or an error for what Traefik refuses too; never both. Resolvers
+// that fail Validate are kept, with their errors in Static.Problems.
 func ParseYAML(data []byte) (*Static, []Warning, error) {
 	s, warns, err := decodeYAML(data)
 	if err != nil {
@@ -35,8 +37,20 @@ func ParseTOML(data []byte) (*Static, []Warning, error) {
 	return finish(s, warns)
 }
 
+// ParseJSON reads a Traefik static configuration file in JSON
+// (traefik.json, which Traefik's file loader reads too), with the same rules
+// as ParseYAML.
+func ParseJSON(data []byte) (*Static, []Warning, error) {
+	s, warns, err := decodeJSON(data)
+	if err != nil {
+		return nil, warns, err
+	}
+	return finish(s, warns)
+}
+
 // LoadFile reads the file at path by its extension: .toml is a Traefik
-// static configuration in TOML; .yml and .yaml are one in YAML, unless the
+// static configuration in TOML, .json one in JSON; .yml and .yaml are one
+// in YAML, unless the
 // file has a top-level services: section, in which case it is read as a
 // docker-compose file (see ParseCompose; the Traefik service is found by
 // its image, and ${VAR} are resolved from the process environment, then
@@ -86,8 +100,14 @@ func loadFile(path, service string, lookupEnv func(string) (string, bool)) (*Sta
 			return nil, warns, origin, fmt.Errorf("reading %s: %w", path, err)
 		}
 		return s, warns, origin, nil
+	case ".json":
+		s, warns, err := ParseJSON(data)
+		if err != nil {
+			return nil, warns, origin, fmt.Errorf("reading %s: %w", path, err)
+		}
+		return s, warns, origin, nil
 	default:
-		return nil, nil, origin, fmt.Errorf("reading %s: unsupported extension %q: Traefik reads .toml, .yml and .yaml static configuration files", path, filepath.Ext(path))
+		return nil, nil, origin, fmt.Errorf("reading %s: unsupported extension %q: Traefik reads .toml, .yml, .yaml and .json static configuration files", path, filepath.Ext(path))
 	}
 }
 
@@ -98,6 +118,24 @@ func decodeYAML(data []byte) (*Static, []Warning, error) {
 		return nil, nil, err
 	}
 	return decodeTree(tree, "YAML")
+}
+
+// decodeJSON is ParseJSON without defaults and validation.
+func decodeJSON(data []byte) (*Static, []Warning, error) {
+	var raw map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, nil, fmt.Errorf("parsing JSON: %w", err)
+	}
+	if len(raw) == 0 {
+		return nil, nil, fmt.Errorf("parsing JSON: %w", errEmpty)
+	}
+	tree, err := normalizeMap(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	return decodeTree(tree, "JSON")
 }
 
 // decodeTOML is ParseTOML without defaults and validation.
@@ -236,33 +274,49 @@ func applyDefaults(s *Static) []Warning {
 	return warns
 }
 
-// validateStatic runs Validate on every resolver, in name order. When the
-// configuration defines no entry points, httpChallenge.entryPoint is not
-// checked against them.
-func validateStatic(s *Static) error {
+// validateStatic runs Validate on every resolver, in name order, and
+// records the errors in s.Problems. When the configuration defines no entry
+// points, httpChallenge.entryPoint is not checked against them.
+func validateStatic(s *Static) {
 	var eps map[string]*EntryPoint
 	if len(s.EntryPoints) > 0 {
 		eps = s.EntryPoints
 	}
-	var errs []error
-	names := keys(s.CertificatesResolvers)
-	sort.Strings(names)
-	for _, name := range names {
+	s.Problems = nil
+	for _, name := range keys(s.CertificatesResolvers) {
 		if r := s.CertificatesResolvers[name]; r != nil && r.ACME != nil {
 			if err := r.ACME.Validate(name, eps); err != nil {
-				errs = append(errs, err)
+				if s.Problems == nil {
+					s.Problems = map[string]error{}
+				}
+				s.Problems[name] = err
 			}
 		}
 	}
-	return errors.Join(errs...)
 }
 
-// finish applies defaults and validates; it returns s or an error, never
-// both.
+// setEffectiveEntryPoints adds the entry points Traefik creates itself
+// (static.Configuration.SetEffectiveConfiguration): "http" on :80 when the
+// configuration defines none, and the internal "traefik" on :8080 when
+// internal is set and it is not defined.
+func setEffectiveEntryPoints(s *Static, internal bool) {
+	if len(s.EntryPoints) == 0 {
+		s.EntryPoints = map[string]*EntryPoint{DefaultEntryPointName: {Address: DefaultEntryPointAddress}}
+	}
+	if _, ok := s.EntryPoints[InternalEntryPointName]; internal && !ok {
+		s.EntryPoints[InternalEntryPointName] = &EntryPoint{Address: InternalEntryPointAddress}
+	}
+}
+
+// finish completes a decoded configuration as Traefik does before using it:
+// its own entry points, defaults, then validation of each resolver. A
+// resolver that fails validation is kept, its error in s.Problems, with a
+// warning from the caller that knows whether a site uses it: Traefik loads
+// such a configuration. finish returns s, or an
+// error for what Traefik refuses too; never both.
 func finish(s *Static, warns []Warning) (*Static, []Warning, error) {
 	warns = append(warns, applyDefaults(s)...)
-	if err := validateStatic(s); err != nil {
-		return nil, warns, fmt.Errorf("validating static configuration: %w", err)
-	}
+	setEffectiveEntryPoints(s, s.internalEntryPoint)
+	validateStatic(s)
 	return s, warns, nil
 }

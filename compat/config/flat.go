@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -123,6 +124,9 @@ func (f *flatSet) toTree(d *decoder) map[string]any {
 		case containsFold(v1KVRoots, top):
 			d.v1KV = true
 			continue
+		case containsFold(internalEntryPointRoots, top):
+			// Kept: they decide whether Traefik creates its internal
+			// entry point; the decoder ignores them otherwise.
 		case containsFold(traefikRoots, top), containsFold(flagOnlyRoots, top):
 			continue
 		default:
@@ -197,7 +201,9 @@ func kindOf(name string) flagKind {
 			i++ // the map key
 			ft = ft.Elem()
 			if i+1 == len(segs) {
-				if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
+				// Traefik's certificatesResolvers holds resolver values,
+				// not pointers: a resolver name alone takes a value.
+				if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct && ft.Elem() != resolverType {
 					return kindPtr
 				}
 				return kindValue
@@ -219,6 +225,53 @@ func kindOf(name string) flagKind {
 	return kindUnknown
 }
 
+// isSecretOption reports whether the option at the dotted name, or a block
+// holding it, is tagged secret (eab.hmacEncoded): its value is never shown.
+func isSecretOption(name string) bool {
+	t := staticType
+	segs := strings.Split(name, ".")
+	for i := 0; i < len(segs); i++ {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Map {
+			if t.Kind() == reflect.Map {
+				i++ // the map key
+				if i >= len(segs) {
+					return false
+				}
+			}
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return false
+		}
+		f, ok := findField(traefikFields(t), segs[i])
+		if !ok {
+			return false
+		}
+		if f.secret {
+			return true
+		}
+		t = t.Field(f.index).Type
+	}
+	return false
+}
+
+// readAsSwitch reports whether Traefik's flag parser reads the option at
+// the dotted name as a switch when it is given without '=': paerser's
+// getFlagType matches names against patterns such as
+// certificatesresolvers.<name>.acme and entrypoints.<name> (pointers to
+// structs, which take no value) without anchoring them, so every option
+// below a resolver's acme block or an entry point matches one.
+func readAsSwitch(name string) bool {
+	segs := strings.Split(strings.ToLower(name), ".")
+	switch {
+	case segs[0] == "entrypoints":
+		return len(segs) >= 3
+	case segs[0] == "certificatesresolvers":
+		return len(segs) >= 4 && (strings.HasPrefix(segs[2], "acme") || strings.HasPrefix(segs[2], "tailscale"))
+	}
+	return false
+}
+
 // inOurSections reports whether a flag name belongs to a section this
 // package reads (where unknown names are errors, not Traefik options we
 // skip).
@@ -232,15 +285,21 @@ func inOurSections(name string) bool {
 //
 //   - args are the arguments without the program name; a leading "traefik"
 //     (or a path ending in /traefik) is skipped;
-//   - "--name=value", "-name=value", "--name value" and "-name value" are
-//     accepted; a bool option or a struct option (such as
-//     --certificatesresolvers.le.acme.tlschallenge) given without a value
-//     means true; "--" ends the flags, and so does the first argument that
-//     is not a flag (Traefik ignores the rest; a warning says so). Traefik
-//     knows the type of every flag; this package only those it reads, so
-//     a flag of another section given without "=" (--log.level DEBUG,
-//     --api.insecure) takes the next argument as its value unless that
-//     one starts with '-';
+//   - "--name=value" and "-name=value" are accepted. Without '=', a bool
+//     option or a struct option (such as
+//     --certificatesresolvers.le.acme.tlschallenge) means true; so does
+//     every other option below a resolver's acme block or an entry point,
+//     as in Traefik (paerser matches it against the pointer type of that
+//     block): --certificatesresolvers.le.acme.email a@x sets the email to
+//     "true", and "a@x" is a stray argument that ends the flags (a warning
+//     says so). A list option there (dnschallenge.resolvers) takes the next
+//     argument as its value, which is one of the two readings Traefik picks
+//     between at random (a warning says so). "--" ends the flags, and so
+//     does the first argument that is not a flag (Traefik ignores the
+//     rest; a warning says so). Traefik knows the type of every flag; this
+//     package only those it reads, so a flag of another section given
+//     without "=" (--log.level DEBUG, --api.insecure) takes the next
+//     argument as its value unless that one starts with '-';
 //   - field names match case-insensitively, resolver and entry point names
 //     keep the case they were typed in (two spellings of one name are one
 //     resolver, named by the first in sorted order);
@@ -253,8 +312,9 @@ func inOurSections(name string) bool {
 //     --api.insecure, --configFile …) are ignored; flags of unknown sections
 //     produce a warning.
 //
-// It returns the configuration after SetDefaults and Validate, or an error;
-// never both.
+// It returns the configuration after SetDefaults and Validate, or an error
+// for what Traefik refuses too; never both. Resolvers that fail Validate are
+// kept, with their errors in Static.Problems.
 func ParseArgs(args []string) (*Static, []Warning, error) {
 	s, warns, err := decodeArgs(args)
 	if err != nil {
@@ -281,13 +341,21 @@ func parseFlags(args []string) (*flatSet, []Warning, error) {
 	if len(args) > 0 && isTraefikProgram(args[0]) {
 		args = args[1:]
 	}
+	// secretNext is set when the next argument is the value of a secret
+	// option given without '=', which must not be shown in a warning.
+	secretNext := false
 	for len(args) > 0 {
 		s := args[0]
 		if len(s) < 2 || s[0] != '-' {
+			shown := strconv.Quote(s)
+			if secretNext {
+				shown = "(redacted)"
+			}
 			warns = append(warns, Warning{Path: "flags", Message: fmt.Sprintf(
-				"argument %q is not a flag: Traefik stops reading flags there, so it and the %d arguments after it are ignored", s, len(args)-1)})
+				"argument %s is not a flag: Traefik stops reading flags there, so it and the %d arguments after it are ignored", shown, len(args)-1)})
 			break
 		}
+		secretNext = false
 		dashes := 1
 		if s[1] == '-' {
 			dashes = 2
@@ -310,6 +378,25 @@ func parseFlags(args []string) (*flatSet, []Warning, error) {
 			switch {
 			case kind == kindBool || kind == kindPtr:
 				value, hasValue = "true", true
+			case kind == kindValue && readAsSwitch(name):
+				// paerser matches the flag against its type table with
+				// an unanchored pattern, and every option below a
+				// resolver's acme or an entry point matches the
+				// pointer type of that block: it reads "true".
+				value, hasValue = "true", true
+				next := "nothing"
+				if len(args) > 0 {
+					next = fmt.Sprintf("the next argument, %q,", args[0])
+					if isSecretOption(name) {
+						next, secretNext = "the next argument", true
+					}
+				}
+				warns = append(warns, Warning{Path: name, Message: fmt.Sprintf(
+					"%s has no '=': Traefik reads it as %s=true, and %s is not its value; write %s=<value>", s, s, next, s)})
+			case kind == kindSlice && readAsSwitch(name) && len(args) > 0 && !strings.HasPrefix(args[0], "-"):
+				warns = append(warns, Warning{Path: name, Message: fmt.Sprintf(
+					"%s has no '=': Traefik reads it either as %s=true (and stops reading flags at %q) or with %q as its value, depending on the order of a Go map; %q is taken as its value here; write %s=%s", s, s, args[0], args[0], args[0], s, args[0])})
+				value, hasValue, args = args[0], true, args[1:]
 			case kind == kindUnknown && (len(args) == 0 || strings.HasPrefix(args[0], "-")):
 				// An option this package does not know (another Traefik
 				// section, or a typo): Traefik knows its type, we do not.
@@ -340,6 +427,10 @@ func parseFlags(args []string) (*flatSet, []Warning, error) {
 func isTraefikProgram(arg string) bool {
 	return arg == "traefik" || strings.HasSuffix(arg, "/traefik")
 }
+
+// internalEntryPointRoots are the sections that can make Traefik create
+// its internal entry point (see needsInternalEntryPoint).
+var internalEntryPointRoots = []string{"api", "ping", "metrics", "providers"}
 
 // traefikRootFieldNames are the Go field names of Traefik's static
 // Configuration, upper-cased, as paerser's env.FindPrefixedEnvVars builds
@@ -394,8 +485,9 @@ func hasEnvConfig(environ []string) bool {
 //   - variables of other sections (TRAEFIK_LOG_LEVEL, TRAEFIK_PROVIDERS_…)
 //     are ignored; TRAEFIK_ACME_* (Traefik v1 style) produce a warning.
 //
-// It returns the configuration after SetDefaults and Validate, or an error;
-// never both.
+// It returns the configuration after SetDefaults and Validate, or an error
+// for what Traefik refuses too; never both. Resolvers that fail Validate are
+// kept, with their errors in Static.Problems.
 func ParseEnv(environ []string) (*Static, []Warning, error) {
 	s, warns, err := decodeEnv(environ)
 	if err != nil {

@@ -18,8 +18,13 @@ func TestParseArgsForms(t *testing.T) {
 	}{
 		{desc: "double dash with =", args: []string{"--certificatesresolvers.le.acme.email=" + email, "--certificatesresolvers.le.acme.tlschallenge"}, email: email, tls: true},
 		{desc: "single dash with =", args: []string{"-certificatesresolvers.le.acme.email=" + email, "-certificatesresolvers.le.acme.tlschallenge=true"}, email: email, tls: true},
-		{desc: "value as next argument", args: []string{"--certificatesresolvers.le.acme.email", email, "--certificatesresolvers.le.acme.tlschallenge"}, email: email, tls: true},
-		{desc: "value as next argument even when it starts with a dash", args: []string{"--certificatesresolvers.le.acme.email", "-odd-", "--certificatesresolvers.le.acme.tlschallenge"}, email: "-odd-", tls: true},
+		// Traefik reads an option below a resolver given without '=' as
+		// a switch: email=true, and the value is a stray argument that
+		// ends the flags (so tlschallenge after it is never read).
+		{desc: "no value as next argument", args: []string{"--certificatesresolvers.le.acme.tlschallenge", "--certificatesresolvers.le.acme.email", email, "--certificatesresolvers.le.acme.httpchallenge.entrypoint=web"}, email: "true", tls: true, warn: `--certificatesresolvers.le.acme.email has no '=': Traefik reads it as --certificatesresolvers.le.acme.email=true, and the next argument, "ops@example.com", is not its value`},
+		{desc: "no value as next argument: the stray argument ends the flags", args: []string{"--certificatesresolvers.le.acme.tlschallenge", "--certificatesresolvers.le.acme.email", email, "--certificatesresolvers.le.acme.httpchallenge.entrypoint=web"}, email: "true", tls: true, warn: `argument "ops@example.com" is not a flag: Traefik stops reading flags there`},
+		{desc: "no value before another flag", args: []string{"--certificatesresolvers.le.acme.email", "-odd-", "--certificatesresolvers.le.acme.tlschallenge"}, email: "true", tls: true, warn: "odd-: -odd- is not a Traefik static option"},
+		{desc: "no value at the end", args: []string{"--certificatesresolvers.le.acme.tlschallenge", "--certificatesresolvers.le.acme.email"}, email: "true", tls: true, warn: "Traefik reads it as --certificatesresolvers.le.acme.email=true, and nothing is not its value"},
 		{desc: "bool flag does not take the next argument", args: []string{"--certificatesresolvers.le.acme.tlschallenge", "--certificatesresolvers.le.acme.email=" + email}, email: email, tls: true},
 		{desc: "leading program name", args: []string{"traefik", "--certificatesresolvers.le.acme.email=" + email, "--certificatesresolvers.le.acme.tlschallenge"}, email: email, tls: true},
 		{desc: "leading program path", args: []string{"/usr/local/bin/traefik", "--certificatesresolvers.le.acme.email=" + email, "--certificatesresolvers.le.acme.tlschallenge"}, email: email, tls: true},
@@ -30,7 +35,7 @@ func TestParseArgsForms(t *testing.T) {
 		{desc: "last value wins", args: []string{"--certificatesresolvers.le.acme.email=first", "--certificatesresolvers.le.acme.email=" + email, "--certificatesresolvers.le.acme.tlschallenge"}, email: email, tls: true},
 		{desc: "unknown flags of other sections are skipped with their values", args: []string{"--log.level", "DEBUG", "--api.insecure", "--certificatesresolvers.le.acme.email=" + email, "--providers.docker", "--certificatesresolvers.le.acme.tlschallenge"}, email: email, tls: true},
 		{desc: "configFile warns", args: []string{"--configFile=/etc/traefik/traefik.yml", "--certificatesresolvers.le.acme.tlschallenge"}, tls: true, warn: "--configFile=/etc/traefik/traefik.yml: Traefik reads its static configuration from that file"},
-		{desc: "missing value", args: []string{"--certificatesresolvers.le.acme.tlschallenge", "--certificatesresolvers.le.acme.email"}, err: "flag needs an argument: -certificatesresolvers.le.acme.email"},
+		{desc: "missing value", args: []string{"--certificatesresolvers.le.acme.tlschallenge", "--certificatesresolvers.le"}, err: "flag needs an argument: -certificatesresolvers.le"},
 		{desc: "bad syntax", args: []string{"--=x"}, err: "bad flag syntax: --"},
 		{desc: "three dashes", args: []string{"---x=1"}, err: "bad flag syntax: ---x"},
 	} {
@@ -59,6 +64,54 @@ func TestParseArgsForms(t *testing.T) {
 	}
 }
 
+// TestParseArgsSpaceValueOutsideAcme covers the other options Traefik
+// reads as switches without '=' (entry points), and the list options,
+// where Traefik picks at random between the two readings.
+func TestParseArgsSpaceValue(t *testing.T) {
+	s, w, err := ParseArgs([]string{"--entrypoints.web.address", ":80", "--certificatesresolvers.le.acme.httpchallenge.entrypoint=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.EntryPoints["web"].Address; got != "true" {
+		t.Errorf("address %q, want %q as in Traefik", got, "true")
+	}
+	if len(s.CertificatesResolvers) != 0 {
+		t.Errorf("resolvers %v: the flags after the stray \":80\" must be ignored, as in Traefik", keys(s.CertificatesResolvers))
+	}
+	if !hasWarning(w, "--entrypoints.web.address has no '='") {
+		t.Errorf("warnings %v", w)
+	}
+
+	s, w, err = ParseArgs([]string{"--certificatesresolvers.le.acme.dnschallenge.provider=cloudflare", "--certificatesresolvers.le.acme.dnschallenge.resolvers", "1.1.1.1:53"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := acmeOf(t, s, "le").DNSChallenge.Resolvers; !reflect.DeepEqual(got, []string{"1.1.1.1:53"}) {
+		t.Errorf("resolvers %q", got)
+	}
+	if !hasWarning(w, "depending on the order of a Go map") {
+		t.Errorf("warnings %v", w)
+	}
+}
+
+func TestReadAsSwitch(t *testing.T) {
+	for name, want := range map[string]bool{
+		"certificatesresolvers.le.acme.email":                  true,
+		"certificatesResolvers.LE.Acme.dnsChallenge.provider":  true,
+		"certificatesresolvers.le.acme.dnschallenge.resolvers": true,
+		"certificatesresolvers.le.acme":                        false, // a pointer itself
+		"certificatesresolvers.le":                             false,
+		"certificatesresolvers.le.email":                       false, // no acme: no pattern matches
+		"entrypoints.web.address":                              true,
+		"entrypoints.web":                                      false,
+		"log.level":                                            false,
+	} {
+		if got := readAsSwitch(name); got != want {
+			t.Errorf("readAsSwitch(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
 func TestKindOf(t *testing.T) {
 	for name, want := range map[string]flagKind{
 		"certificatesresolvers.le.acme":                                        kindPtr,
@@ -71,7 +124,7 @@ func TestKindOf(t *testing.T) {
 		"certificatesresolvers.le.acme.dnschallenge.delaybeforecheck":          kindValue,
 		"certificatesresolvers.le.acme.dnschallenge.propagation":               kindPtr,
 		"certificatesresolvers.le.acme.dnschallenge.propagation.disablechecks": kindBool,
-		"certificatesresolvers.le":                                             kindPtr,
+		"certificatesresolvers.le":                                             kindValue, // map[string]CertificateResolver in Traefik
 		"entrypoints.web":                                                      kindPtr,
 		"entrypoints.web.address":                                              kindValue,
 		"entrypoints.web.http.tls":                                             kindUnknown,
@@ -129,5 +182,40 @@ func TestParseEnvRules(t *testing.T) {
 	}
 	if !hasEnvConfig([]string{"TRAEFIK_LOG_LEVEL=DEBUG"}) || hasEnvConfig([]string{"traefik_log_level=DEBUG", "TRAEFIK_NOPE=1"}) {
 		t.Error("hasEnvConfig does not follow paerser's FindPrefixedEnvVars")
+	}
+}
+
+// TestParseArgsSpaceValueNeverShowsASecret: a secret option given without
+// '=' is read as Traefik does, and its intended value, now a stray
+// argument, is not shown in any warning.
+func TestParseArgsSpaceValueNeverShowsASecret(t *testing.T) {
+	const secret = "c2VjcmV0LWhtYWM"
+	_, w, err := ParseArgs([]string{"--certificatesresolvers.le.acme.tlschallenge", "--certificatesresolvers.le.acme.eab.kid=k", "--certificatesresolvers.le.acme.eab.hmacencoded", secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w) != 2 {
+		t.Errorf("warnings %v, want one for the flag and one for the stray argument", w)
+	}
+	for _, x := range w {
+		if strings.Contains(x.String(), secret) {
+			t.Errorf("warning shows the secret: %s", x)
+		}
+	}
+	if !hasWarning(w, "argument (redacted) is not a flag") {
+		t.Errorf("warnings %v", w)
+	}
+	for name, want := range map[string]bool{
+		"certificatesresolvers.le.acme.eab.hmacencoded": true,
+		"certificatesResolvers.X.ACME.EAB.HMACEncoded":  true,
+		"certificatesresolvers.le.acme.eab.kid":         false,
+		"certificatesresolvers.le.acme.email":           false,
+		"certificatesresolvers.le":                      false,
+		"entrypoints.web.address":                       false,
+		"log.level":                                     false,
+	} {
+		if got := isSecretOption(name); got != want {
+			t.Errorf("isSecretOption(%q) = %v, want %v", name, got, want)
+		}
 	}
 }

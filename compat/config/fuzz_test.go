@@ -36,6 +36,7 @@ func same(s string) string { return s }
 
 // checkResult asserts the parser contract on any input: a value or an
 // error, never both and never neither; every resolver has acme options;
+// problems are recorded only for loaded resolvers;
 // the value marshals; a second run gives the same result.
 func checkResult(t *testing.T, parse func() (*Static, []Warning, error)) {
 	t.Helper()
@@ -50,6 +51,11 @@ func checkResult(t *testing.T, parse func() (*Static, []Warning, error)) {
 		for name, r := range s.CertificatesResolvers {
 			if r == nil || r.ACME == nil {
 				t.Fatalf("resolver %q has no acme options", name)
+			}
+		}
+		for name, perr := range s.Problems {
+			if _, ok := s.CertificatesResolvers[name]; !ok || perr == nil {
+				t.Fatalf("problem %v recorded for resolver %q, which is not loaded", perr, name)
 			}
 		}
 		if _, err := json.Marshal(s); err != nil {
@@ -109,5 +115,14 @@ func FuzzParseCompose(f *testing.F) {
 	lookup := lookupMap(map[string]string{"A": "a@example.com", "B": ""})
 	f.Fuzz(func(t *testing.T, data string) {
 		checkResult(t, func() (*Static, []Warning, error) { return ParseCompose([]byte(data), "", lookup) })
+	})
+}
+
+func FuzzParseJSON(f *testing.F) {
+	f.Add(`{"entryPoints": {"web": {"address": ":80"}}, "certificatesResolvers": {"le": {"acme": {"email": "a@example.com", "httpChallenge": {"entryPoint": "web"}}}}}`)
+	f.Add(`{"certificatesResolvers": {"le": {"acme": {"certificatesDuration": 1e400, "dnsChallenge": {"resolvers": [1, true, null]}}}}}`)
+	f.Add(`{"api": {"insecure": true}, "ping": null, "certificatesResolvers": {"le": {"acme": {"tlsChallenge": "false"}}}}`)
+	f.Fuzz(func(t *testing.T, data string) {
+		checkResult(t, func() (*Static, []Warning, error) { return ParseJSON([]byte(data)) })
 	})
 }

@@ -15,7 +15,8 @@ type Source string
 
 // The sources of a static configuration, in Traefik's order of precedence.
 const (
-	// SourceFile is a traefik.yml, traefik.yaml or traefik.toml file.
+	// SourceFile is a traefik.yml, traefik.yaml, traefik.toml or
+	// traefik.json file.
 	SourceFile Source = "file"
 	// SourceFlags is command-line flags (also those of a compose command).
 	SourceFlags Source = "flags"
@@ -57,7 +58,7 @@ func (o Origin) String() string {
 // Sources are the places Traefik reads its static configuration from.
 type Sources struct {
 	// File is the path of a Traefik static configuration file (.yml,
-	// .yaml, .toml) or of a docker-compose file (a YAML file with a
+	// .yaml, .toml, .json) or of a docker-compose file (a YAML file with a
 	// top-level services section). When empty, a --configFile flag in
 	// Args names it, as in Traefik.
 	File string

@@ -88,9 +88,16 @@ func TestLoadReturnsValueOrError(t *testing.T) {
 	if got != nil || err == nil || !strings.Contains(err.Error(), `did you mean "email"`) {
 		t.Errorf("got %v, %v", got, err)
 	}
-	got, err = Load(Sources{Environ: []string{"TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_KEYTYPE=ec256", "TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_TLSCHALLENGE="}})
-	if got != nil || err == nil || !strings.Contains(err.Error(), `validating static configuration: resolver "le": keyType`) {
-		t.Errorf("got %v, %v", got, err)
+	// A resolver Traefik loads but cannot use is kept, with its problem.
+	got, err = Load(Sources{Environ: []string{"TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_DNSCHALLENGE=true", "TRAEFIK_CERTIFICATESRESOLVERS_OK_ACME_TLSCHALLENGE="}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perr := got.Static.ResolverProblem("le"); perr == nil || !strings.Contains(perr.Error(), `resolver "le": dnsChallenge.provider: required`) {
+		t.Errorf("problem of le: %v", perr)
+	}
+	if perr := got.Static.ResolverProblem("ok"); perr != nil {
+		t.Errorf("problem of ok: %v", perr)
 	}
 }
 

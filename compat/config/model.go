@@ -54,7 +54,44 @@ type Static struct {
 
 	// CertificatesResolvers maps a resolver name to its definition.
 	CertificatesResolvers map[string]*CertificateResolver `json:"resolvers,omitempty" traefik:"certificatesResolvers"`
+
+	// Problems maps the name of a resolver that Traefik loads but could not
+	// obtain a certificate with (no challenge, dnsChallenge without
+	// provider, httpChallenge on an undefined entry point …) to the error
+	// that says why, naming the resolver and the Traefik key. Such a
+	// resolver stays in CertificatesResolvers: Traefik fails only when a
+	// router asks it for a certificate, so a broken resolver that nothing
+	// uses must not stop anything. See ResolverProblem.
+	Problems map[string]error `json:"-" traefik:"-"`
+
+	// internalEntryPoint is set when the source enables something that
+	// Traefik serves on its internal entry point (api.insecure …).
+	internalEntryPoint bool
 }
+
+// ResolverProblem returns the error of a resolver that cannot obtain
+// certificates (see Problems), or nil when it can or is not defined.
+func (s *Static) ResolverProblem(name string) error {
+	if s == nil {
+		return nil
+	}
+	return s.Problems[name]
+}
+
+// DefaultEntryPointName and DefaultEntryPointAddress are the entry point
+// Traefik creates when the configuration defines none.
+const (
+	DefaultEntryPointName    = "http"
+	DefaultEntryPointAddress = ":80"
+)
+
+// InternalEntryPointName and InternalEntryPointAddress are Traefik's
+// internal entry point, created for api.insecure, ping, the Prometheus
+// metrics and providers.rest.insecure when they do not name another one.
+const (
+	InternalEntryPointName    = "traefik"
+	InternalEntryPointAddress = ":8080"
+)
 
 // EntryPoint is a Traefik entry point: a named listening address.
 type EntryPoint struct {
@@ -270,22 +307,42 @@ func (w Warning) String() string { return w.Path + ": " + w.Message }
 
 // SetDefaults fills unset options with Traefik's defaults
 // (acme.Configuration.SetDefaults): caServer, storage, keyType,
-// certificatesDuration and the client timeouts. It also rewrites legacy
-// Let's Encrypt v1 directory URLs and copies the deprecated DNS options into
-// propagation, returning a warning for each such change.
+// certificatesDuration and the client timeouts. Then it does what Traefik's
+// static configuration does before a resolver is used
+// (static.Configuration.SetEffectiveConfiguration and the ACME provider),
+// returning a warning for each change, naming the key:
+//
+//   - legacy Let's Encrypt v1 directory URLs are rewritten to v2
+//     (RewriteLegacyCAServer);
+//   - the deprecated dnsChallenge.delayBeforeCheck, when above 0, is copied
+//     over propagation.delayBeforeChecks (the deprecated one wins, as in
+//     Traefik), and dnsChallenge.disablePropagationCheck sets
+//     propagation.disableChecks. The deprecated fields keep their values,
+//     as in Traefik; only Propagation is read afterwards;
+//   - a keyType other than the five Traefik knows (EC256, EC384, RSA2048,
+//     RSA4096, RSA8192, case-sensitive) becomes RSA4096, the key type
+//     Traefik then uses;
+//   - a negative delay is kept but waits for nothing, as in lego: a
+//     warning says so.
+//
+// path is the resolver's key path (certificatesResolvers.<name>.acme).
 func (a *ACME) SetDefaults(path string) []Warning {
 	var warns []Warning
 	if a.CAServer == "" {
 		a.CAServer = LetsEncryptProduction
 	}
 	if rewritten, ok := RewriteLegacyCAServer(a.CAServer); ok {
-		warns = append(warns, Warning{Path: path + ".caServer", Message: fmt.Sprintf("%s is a Let's Encrypt ACME v1 URL; using %s", a.CAServer, rewritten)})
+		warns = append(warns, Warning{Path: path + ".caServer", Message: fmt.Sprintf("%s refers to a v01 endpoint of Let's Encrypt's ACME API; using %s, as Traefik does", a.CAServer, rewritten)})
 		a.CAServer = rewritten
 	}
 	if a.Storage == "" {
 		a.Storage = "acme.json"
 	}
-	if a.KeyType == "" {
+	switch {
+	case a.KeyType == "":
+		a.KeyType = KeyTypeRSA4096
+	case !contains(KeyTypes, a.KeyType):
+		warns = append(warns, Warning{Path: path + ".keyType", Message: fmt.Sprintf("unknown key type %q (allowed: %s, case-sensitive); using RSA4096, as Traefik does", a.KeyType, strings.Join(KeyTypes, ", "))})
 		a.KeyType = KeyTypeRSA4096
 	}
 	if a.CertificatesDuration == 0 {
@@ -300,59 +357,132 @@ func (a *ACME) SetDefaults(path string) []Warning {
 	if a.CertificateTimeout == 0 {
 		a.CertificateTimeout = Duration(30 * time.Second)
 	}
+	negative := func(key string, d Duration) {
+		if d < 0 {
+			warns = append(warns, Warning{Path: path + "." + key, Message: fmt.Sprintf("negative (%s): waits for nothing, as in Traefik", d)})
+		}
+	}
+	if h := a.HTTPChallenge; h != nil {
+		negative("httpChallenge.delay", h.Delay)
+	}
+	if t := a.TLSChallenge; t != nil {
+		negative("tlsChallenge.delay", t.Delay)
+	}
 	if d := a.DNSChallenge; d != nil {
-		// lego's dns01.ParseNameservers gives a resolver without a port
-		// port 53, so Traefik accepts resolvers = ["1.1.1.1"].
-		for i, r := range d.Resolvers {
-			if r == "" {
-				continue
-			}
-			if _, _, err := net.SplitHostPort(r); err != nil {
-				d.Resolvers[i] = net.JoinHostPort(r, "53")
-			}
-		}
-		if d.DelayBeforeCheck != 0 {
-			if d.Propagation == nil {
-				d.Propagation = &Propagation{}
-			}
-			if d.Propagation.DelayBeforeChecks == 0 {
-				d.Propagation.DelayBeforeChecks = d.DelayBeforeCheck
-			}
-			warns = append(warns, Warning{Path: path + ".dnsChallenge.delayBeforeCheck", Message: "deprecated since Traefik v3.3; use dnsChallenge.propagation.delayBeforeChecks"})
-			d.DelayBeforeCheck = 0
-		}
-		if d.DisablePropagationCheck {
-			if d.Propagation == nil {
-				d.Propagation = &Propagation{}
-			}
-			d.Propagation.DisableChecks = true
-			warns = append(warns, Warning{Path: path + ".dnsChallenge.disablePropagationCheck", Message: "deprecated since Traefik v3.3; use dnsChallenge.propagation.disableChecks"})
-			d.DisablePropagationCheck = false
+		warns = append(warns, d.setEffective(path+".dnsChallenge")...)
+		if p := d.Propagation; p != nil {
+			negative("dnsChallenge.propagation.delayBeforeChecks", p.DelayBeforeChecks)
 		}
 	}
 	return warns
 }
 
-// RewriteLegacyCAServer maps Let's Encrypt's ACME v1 directory URLs to their
-// v2 equivalents, as Traefik does. It reports whether it changed the URL.
-func RewriteLegacyCAServer(ca string) (string, bool) {
+// setEffective copies the deprecated DNS options into Propagation as
+// Traefik's SetEffectiveConfiguration does: disablePropagationCheck sets
+// disableChecks; delayBeforeCheck, when above 0, replaces
+// delayBeforeChecks (a negative or zero one is ignored).
+func (d *DNSChallenge) setEffective(path string) []Warning {
+	var warns []Warning
+	if d.DisablePropagationCheck {
+		if d.Propagation == nil {
+			d.Propagation = &Propagation{}
+		}
+		d.Propagation.DisableChecks = true
+		warns = append(warns, Warning{Path: path + ".disablePropagationCheck", Message: "deprecated since Traefik v3.3; use dnsChallenge.propagation.disableChecks"})
+	}
 	switch {
-	case strings.HasPrefix(ca, "https://acme-v01.api.letsencrypt.org"):
-		return LetsEncryptProduction, true
-	case strings.HasPrefix(ca, "https://acme-staging.api.letsencrypt.org"):
-		return LetsEncryptStaging, true
+	case d.DelayBeforeCheck > 0:
+		msg := "deprecated since Traefik v3.3; use dnsChallenge.propagation.delayBeforeChecks"
+		if d.Propagation != nil && d.Propagation.DelayBeforeChecks != 0 && d.Propagation.DelayBeforeChecks != d.DelayBeforeCheck {
+			msg += fmt.Sprintf(". It is set together with propagation.delayBeforeChecks (%s); the deprecated %s wins, as in Traefik", d.Propagation.DelayBeforeChecks, d.DelayBeforeCheck)
+		}
+		if d.Propagation == nil {
+			d.Propagation = &Propagation{}
+		}
+		d.Propagation.DelayBeforeChecks = d.DelayBeforeCheck
+		warns = append(warns, Warning{Path: path + ".delayBeforeCheck", Message: msg})
+	case d.DelayBeforeCheck < 0:
+		warns = append(warns, Warning{Path: path + ".delayBeforeCheck", Message: fmt.Sprintf("negative (%s) and deprecated since Traefik v3.3: ignored, as Traefik ignores it", d.DelayBeforeCheck)})
+	}
+	return warns
+}
+
+// RewriteLegacyCAServer maps Let's Encrypt's ACME v1 directory URLs to v2
+// with Traefik's exact rule (getSafeACMECAServer): a URL that starts with
+// https://acme-v01.api.letsencrypt.org gets its first "v01" replaced by
+// "v02"; one that starts with https://acme-staging.api.letsencrypt.org gets
+// that prefix replaced by https://acme-staging-v02.api.letsencrypt.org. The
+// rest of the URL (path, query) is kept. It reports whether it changed the
+// URL.
+func RewriteLegacyCAServer(ca string) (string, bool) {
+	const (
+		v1Production = "https://acme-v01.api.letsencrypt.org"
+		v1Staging    = "https://acme-staging.api.letsencrypt.org"
+	)
+	switch {
+	case strings.HasPrefix(ca, v1Production):
+		return strings.Replace(ca, "v01", "v02", 1), true
+	case strings.HasPrefix(ca, v1Staging):
+		return "https://acme-staging-v02.api.letsencrypt.org" + ca[len(v1Staging):], true
 	}
 	return ca, false
+}
+
+// ResolverError is one problem of a resolver found by Validate. Its Error
+// is `resolver "<name>": <key>: <message>`; it never contains a secret.
+type ResolverError struct {
+	// Resolver is the resolver's name.
+	Resolver string
+	// Key is the Traefik option at fault, relative to the resolver's acme
+	// block, such as dnsChallenge.provider ("acme" for the block itself).
+	Key string
+	// Message says what is wrong and what to do.
+	Message string
+}
+
+func (e *ResolverError) Error() string {
+	return fmt.Sprintf("resolver %q: %s: %s", e.Resolver, e.Key, e.Message)
+}
+
+// ProblemKeys returns the Traefik keys named by the ResolverErrors in err
+// (one error, or several joined with errors.Join), in order, each once.
+func ProblemKeys(err error) []string {
+	var out []string
+	seen := map[string]bool{}
+	var walk func(error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		if re, ok := err.(*ResolverError); ok {
+			if !seen[re.Key] {
+				seen[re.Key] = true
+				out = append(out, re.Key)
+			}
+			return
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	return out
 }
 
 // Validate checks one resolver after SetDefaults. name is the resolver's
 // name and entryPoints the defined entry points (nil means "not known here":
 // the entry point reference is not checked). Every error names the resolver
-// and the Traefik option at fault.
+// and the Traefik option at fault: it is a *ResolverError, or several
+// joined with errors.Join (see ProblemKeys).
 func (a *ACME) Validate(name string, entryPoints map[string]*EntryPoint) error {
 	var errs []error
 	fail := func(opt, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("resolver %q: %s: %s", name, opt, fmt.Sprintf(format, args...)))
+		errs = append(errs, &ResolverError{Resolver: name, Key: opt, Message: fmt.Sprintf(format, args...)})
 	}
 	if a.CAServer != "" {
 		u, err := url.Parse(a.CAServer)
@@ -361,6 +491,8 @@ func (a *ACME) Validate(name string, entryPoints map[string]*EntryPoint) error {
 		}
 	}
 	if a.KeyType != "" && !contains(KeyTypes, a.KeyType) {
+		// SetDefaults normalises it; only a resolver that skipped
+		// SetDefaults gets here.
 		fail("keyType", "unknown key type %q; allowed: %s", a.KeyType, strings.Join(KeyTypes, ", "))
 	}
 	if a.EAB != nil && (a.EAB.KID == "") != (a.EAB.HMACEncoded == "") {
@@ -405,30 +537,40 @@ func (a *ACME) Validate(name string, entryPoints map[string]*EntryPoint) error {
 				fail("httpChallenge.entryPoint", "entry point %q has no port in its address %q", h.EntryPoint, ep.Address)
 			}
 		}
-		if h.Delay < 0 {
-			fail("httpChallenge.delay", "must not be negative, got %s", h.Delay)
-		}
-	}
-	if t := a.TLSChallenge; t != nil && t.Delay < 0 {
-		fail("tlsChallenge.delay", "must not be negative, got %s", t.Delay)
 	}
 	if d := a.DNSChallenge; d != nil {
 		if d.Provider == "" {
 			fail("dnsChallenge.provider", "required to enable the DNS-01 challenge (a lego provider code such as cloudflare)")
 		}
 		for i, r := range d.Resolvers {
-			if _, _, err := net.SplitHostPort(r); err != nil {
-				fail(fmt.Sprintf("dnsChallenge.resolvers[%d]", i), "%q is not host:port", r)
+			if !validResolver(r) {
+				fail(fmt.Sprintf("dnsChallenge.resolvers[%d]", i), "%q is not a host or host:port", r)
 			}
-		}
-		if d.DelayBeforeCheck < 0 {
-			fail("dnsChallenge.delayBeforeCheck", "must not be negative, got %s", d.DelayBeforeCheck)
-		}
-		if p := d.Propagation; p != nil && p.DelayBeforeChecks < 0 {
-			fail("dnsChallenge.propagation.delayBeforeChecks", "must not be negative, got %s", p.DelayBeforeChecks)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validResolver reports whether r is a DNS resolver address lego and
+// certmagic can use: host:port, or a host alone (port 53 is added when it
+// is used, as lego's ParseNameservers and certmagic do). An empty entry
+// (a trailing comma) is skipped by both.
+func validResolver(r string) bool {
+	if r == "" {
+		return true
+	}
+	host, port, err := net.SplitHostPort(r)
+	if err != nil {
+		host, port = r, "53"
+		if ip := net.ParseIP(strings.Trim(r, "[]")); ip != nil {
+			return true
+		}
+	}
+	if host == "" || strings.ContainsAny(host, " /\\@") {
+		return false
+	}
+	p, err := strconv.Atoi(port)
+	return err == nil && p > 0 && p <= 65535
 }
 
 // RenewalWindow returns how long before expiry Traefik renews a certificate
