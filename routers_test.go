@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
 // TestRouterWithUnusableResolver checks that a router whose
@@ -120,5 +121,14 @@ func TestTemplatedProviderFile(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("error = %v, want one containing %q", err, want)
 		}
+	}
+}
+
+// TestRoutersOptionNeedsAnArgument checks the Caddyfile error for a
+// routers subdirective without paths.
+func TestRoutersOptionNeedsAnArgument(t *testing.T) {
+	_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte("{\n\ttraefik_acme {\n\t\trouters\n\t}\n}\n"), map[string]any{"filename": "Caddyfile"})
+	if err == nil || !strings.Contains(err.Error(), "routers: want <path>") || !strings.Contains(err.Error(), "Caddyfile:3") {
+		t.Fatalf("error = %v, want one naming routers and the line", err)
 	}
 }
