@@ -45,6 +45,7 @@ type acmeJSONWatcher struct {
 	pendingResult checkResult
 	pendingErr    error
 	problem       string // the unavailability last logged, so it is logged once
+	loading       bool   // in initialLoad, whose errors fail provisioning (not logged as warnings)
 }
 
 func newACMEJSONWatcher(path string, resolvers []string, logger *zap.Logger) *acmeJSONWatcher {
@@ -73,6 +74,8 @@ const (
 // that is being rewritten to settle. A missing file gives an empty index.
 func (w *acmeJSONWatcher) initialLoad(ctx context.Context, timeout time.Duration) error {
 	w.index.Store(newCertIndex(0))
+	w.loading = true
+	defer func() { w.loading = false }()
 	deadline := time.Now().Add(timeout)
 	for {
 		final := !time.Now().Before(deadline)
@@ -186,7 +189,14 @@ func (w *acmeJSONWatcher) check(final bool) (checkResult, error) {
 			w.logger.Debug("acme.json does not parse yet; keeping previous certificates", zap.Error(err))
 			return checkKept, err
 		}
-		w.logger.Warn("acme.json does not parse; keeping previous certificates", zap.Error(err))
+		switch {
+		case w.loading:
+			// The error fails provisioning; nothing was kept.
+		case w.hasCertificates():
+			w.logger.Warn("acme.json does not parse; keeping previous certificates", zap.Error(err))
+		default:
+			w.logger.Warn("acme.json does not parse; no certificates served from it", zap.Error(err))
+		}
 		return checkKept, err
 	}
 	if len(rep.skipped) > 0 && settling {
@@ -240,5 +250,25 @@ func (w *acmeJSONWatcher) unavailable(err error) {
 	w.problem = problem
 	w.sum = [32]byte{}
 	w.pending = false
-	w.logger.Warn("acme.json unavailable; keeping previous certificates", zap.Error(err))
+	missing := errors.Is(err, fs.ErrNotExist)
+	switch {
+	case w.loading && !missing:
+		// The error fails provisioning; nothing was kept.
+	case missing && w.hasCertificates():
+		w.logger.Warn("acme.json does not exist any more; keeping previous certificates")
+	case missing:
+		// Traefik may create it later: a warning, not an error.
+		w.logger.Warn("acme.json does not exist; no certificates served from it until it is created")
+	case w.hasCertificates():
+		w.logger.Warn("acme.json unavailable; keeping previous certificates", zap.Error(err))
+	default:
+		w.logger.Warn("acme.json unavailable; no certificates served from it", zap.Error(err))
+	}
+}
+
+// hasCertificates reports whether the current index holds certificates,
+// which a failed reload keeps serving.
+func (w *acmeJSONWatcher) hasCertificates() bool {
+	ix := w.index.Load()
+	return ix != nil && ix.entries > 0
 }

@@ -91,8 +91,11 @@ func TestGetCertReloadRules(t *testing.T) {
 		t.Fatalf("initial load of a missing file: %v", err)
 	}
 	check(checkKept)
-	if n := count("acme.json unavailable; keeping previous certificates"); n != 1 {
+	if n := count("acme.json does not exist; no certificates served from it until it is created"); n != 1 {
 		t.Errorf("missing file logged %d times, want 1", n)
+	}
+	if n := logs.FilterMessageSnippet("keeping previous").Len(); n != 0 {
+		t.Errorf("a file that never existed logged %d times as keeping previous certificates", n)
 	}
 
 	// Appears.
@@ -209,8 +212,8 @@ func TestGetCertReloadRules(t *testing.T) {
 	}
 	check(checkKept)
 	check(checkKept)
-	if n := count("acme.json unavailable; keeping previous certificates"); n != 2 {
-		t.Errorf("deleted file: %d warnings in all, want 2", n)
+	if n := count("acme.json does not exist any more; keeping previous certificates"); n != 1 {
+		t.Errorf("deleted file: %d warnings, want 1", n)
 	}
 	if !serves("first.example.test") {
 		t.Fatal("previous index not kept for a deleted file")

@@ -154,7 +154,17 @@ storage. Run the command as the user Caddy runs as.
 
 CA (it decides the issuer key certificates are stored under, so it must be
 the CA Caddy will use): --ca, else the ca_server of the resolver of the same
-name in the config's traefik_acme app, else Let's Encrypt production.
+name in the config's traefik_acme app, else the CA the resolver's account is
+registered with (its registration URI: Let's Encrypt production or staging,
+ZeroSSL, Buypass, Google). When the CA cannot be told (a private CA, no
+account), the resolver fails and --ca is asked for: certificates are never
+filed under a guessed CA. A resolver whose account the file places at
+another CA than the config's ca_server fails too (its certificates are that
+other CA's; --ca imports them under it).
+
+A Traefik v1 file (a single object) is imported as the resolver given with
+--resolver, else as the config's resolver whose storage it is, else as
+"default" (the output says so).
 Email (the account is stored under it): --email, else the resolver's email
 in the config, else the email of the file's account.
 
@@ -162,8 +172,9 @@ A certificate is never replaced by one that expires earlier, an account
 already stored for the same CA and email is kept, and the import is
 idempotent: running it again reports the names as unchanged.
 
-Prints one summary line per resolver; the exit code is 1 if any resolver
-failed.
+Prints one summary line per resolver, then "Done: N resolvers imported"
+(or "nothing changed" when storage already held everything); the exit
+code is 1 if any resolver failed.
 
 Example:
   $ caddy traefik import /etc/traefik/acme.json --config /etc/caddy/Caddyfile`,
@@ -185,16 +196,33 @@ created if it does not exist; otherwise only that resolver's entry changes,
 and other resolvers are kept byte for byte. The file is written atomically,
 under a lock, with mode 0600.
 
-Storage, CA and email are chosen as for import (--config, --ca, --email).
+Storage, CA and email are chosen as for import (--config, --ca, --email;
+the CA may also come from the resolver's account in the file).
 Without --email the account is the one Caddy itself would use (the most
 recently used account for the CA).
 
+Storage holds the certificates of every resolver of a CA together; each is
+written only into the resolver that owns it: the resolver whose sites use
+its names in the --config (tls { issuer traefik <resolver> }), else the
+names given with --domain (for --resolver), else the resolver of the file
+that held its names, else the config's default issuer (cert_issuer). A
+wildcard only goes to a resolver that uses the DNS-01 challenge. A
+certificate no resolver owns is listed ("no owner") and not written: give
+--config, or --domain.
+
 Within the resolver, a certificate replaces the entry with the same set of
 names unless that entry expires later; entries Caddy does not hold are kept.
-Certificates whose names belong to another resolver of the file (and not to
-this one) are left to that resolver; --domain restricts the export to
-certificates covering the given names. An account key that Traefik cannot
-read (an EC key, as Caddy's acme issuer creates; Traefik reads RSA account
+Certificates whose names another resolver of the file holds (and not this
+one) are left to that resolver; --domain restricts the export to
+certificates covering the given names.
+
+The account: the resolver keeps its own (the file's, or the one recorded
+when it was imported, for a new or emptied file). Caddy keeps one account
+per CA and email, often another resolver's, so Caddy's replaces it only
+when the resolver's own cannot serve (none, never registered, another CA)
+or when Caddy obtained the resolver's certificates with an account of
+another email. An account key that Traefik cannot read (an EC key, as
+Caddy's acme issuer creates; Traefik reads RSA account
 keys only) is not written; the resolver keeps its account, or Traefik
 registers a new one.
 
@@ -214,7 +242,7 @@ Example:
 
 // addTargetFlags adds the flags choosing the storage, CA and email.
 func addTargetFlags(flags *pflag.FlagSet) {
-	flags.String("ca", "", "ACME directory URL of the CA (default: the resolver's ca_server in --config, else Let's Encrypt production)")
+	flags.String("ca", "", "ACME directory URL of the CA (default: the resolver's ca_server in --config, else the CA of the resolver's account in the file)")
 	flags.String("email", "", "Email the ACME account is stored under (default: the resolver's email in --config, else the account's)")
 	flags.StringP("config", "c", "", "Caddy config (Caddyfile or JSON) whose storage and traefik_acme resolvers to use")
 	flags.StringP("adapter", "a", "", "Name of the config adapter to apply (with --config)")

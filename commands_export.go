@@ -20,6 +20,8 @@ type exportOutcome struct {
 	written, updated, unchanged []string // first names of the entries
 	keptNewer                   []string // entries of the file that expire later
 	otherResolver               []string // "names (resolver)" left to another resolver
+	otherOwner                  []string // "names (resolver: why)" owned by another resolver
+	unowned                     []string // "names: why" owned by no resolver
 	keptEntries                 int      // entries of the file that storage does not hold
 	account                     string   // what happened to the account
 	changed                     bool     // whether anything was written
@@ -46,7 +48,16 @@ func (c cmdIO) exportFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
-	rt := target.chooseTarget(resolver, fl.String("ca"), fl.String("email"), "the account Caddy would use: the most recent one for the CA")
+	// The resolver's account in the file, if any, tells its CA when
+	// neither --ca nor the config does.
+	var fileAcct *acmejson.Account
+	if existing, err := acmejson.Load(path, acmejson.LoadOptions{Resolver: resolver, ReadOnly: true}); err == nil && existing[resolver] != nil {
+		fileAcct = existing[resolver].Account
+	}
+	rt := target.chooseTarget(resolver, fl.String("ca"), fl.String("email"), "the account Caddy would use: the most recent one for the CA", fileAcct)
+	if rt.caErr != nil {
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("exporting to %s: %w", path, rt.caErr)
+	}
 	issuerKey := migrate.IssuerKeyFromCA(rt.ca)
 	fmt.Fprintf(c.out, "Exporting %s (issuer %s) into resolver %q of %s\n", describeStorage(target.storage), issuerKey, resolver, path)
 	fmt.Fprintf(c.out, "CA %s (%s), email %s (%s)\n", rt.ca, rt.caFrom, orDash(rt.email), rt.emailFrom)
@@ -66,9 +77,71 @@ func (c cmdIO) exportFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("exporting to %s: storage %s holds %s under issuer %s (account: %s); check --ca and --config", path, describeStorage(target.storage), what, issuerKey, rep.AccountDetail)
 	}
 
+	// Which resolver owns each certificate: the config's sites, the names
+	// given with --domain, the file as it was, the config's default issuer.
+	owners := migrate.Owners{}
+	if target.cfgJSON != nil {
+		if owners, err = configOwners(target.cfgJSON, target.resolvers); err != nil {
+			return caddy.ExitCodeFailedStartup, fmt.Errorf("reading config %s: %w", target.config, err)
+		}
+	}
+	for _, d := range acmejson.NormalizeNames(domains) {
+		if owners.Explicit == nil {
+			owners.Explicit = map[string]string{}
+		}
+		owners.Explicit[d] = resolver
+	}
+	recorded, err := migrate.LoadResolverAccount(ctx, target.storage, issuerKey, resolver)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("exporting to %s: %w", path, err)
+	}
+
 	var out exportOutcome
 	err = acmejson.Update(path, func(f *acmejson.File) error {
-		out = mergeExport(*f, resolver, res, rep)
+		owners.File = *f
+		mine := &acmejson.Resolver{Certificates: []*acmejson.Certificate{}}
+		var others, unowned []string
+		usedByCaddy := false
+		for _, c := range res.Certificates {
+			label := strings.Join(c.Names(), ",")
+			switch owner, why := owners.Owner(c.Names()); {
+			case owner == resolver:
+				mine.Certificates = append(mine.Certificates, c)
+				if res.Account != nil && res.Account.Registration != nil && rep.IssuedBy[c.Domain.Main] == res.Account.Registration.URI {
+					usedByCaddy = true
+				}
+			case owner != "":
+				others = append(others, fmt.Sprintf("%s (resolver %s: %s)", label, owner, why))
+			default:
+				unowned = append(unowned, fmt.Sprintf("%s: %s", label, why))
+			}
+		}
+		// The resolver's own account: the file's, else the one recorded
+		// at import; Caddy's replaces it only when it must (see
+		// migrate.ExportAccount).
+		own, ownFrom := (*acmejson.Account)(nil), ""
+		if e := (*f)[resolver]; e != nil && e.Account != nil {
+			own, ownFrom = e.Account, "the file's"
+		} else if recorded != nil {
+			own, ownFrom = recorded, "its own, recorded when it was imported"
+		}
+		write, why := migrate.ExportAccount(own, res.Account, rt.ca, usedByCaddy)
+		mine.Account = own
+		if write {
+			mine.Account = res.Account
+		}
+		out = mergeExport(*f, resolver, mine, rep)
+		out.otherOwner, out.unowned = others, unowned
+		switch {
+		case write:
+			out.account = fmt.Sprintf("Caddy's written (%s, %s): %s", orDash(res.Account.Email), rep.AccountDetail, why)
+		case own != nil && ownFrom == "the file's" && res.Account == nil:
+			out.account = "the file's account kept; storage's not exported: " + rep.AccountDetail
+		case own != nil && ownFrom == "the file's":
+			out.account = "the file's kept: " + why
+		case own != nil:
+			out.account = fmt.Sprintf("written (%s, %s)", orDash(own.Email), ownFrom)
+		}
 		return nil
 	}, acmejson.LoadOptions{Resolver: resolver, TightenPermissions: true})
 	if err != nil {
@@ -91,8 +164,14 @@ func (c cmdIO) exportFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 	for _, n := range out.otherResolver {
 		fmt.Fprintf(c.out, "  skipped    %s\n", n)
 	}
-	summary := fmt.Sprintf("%d written, %d updated, %d unchanged, %d kept (newer in the file), %d left to other resolvers; %d entries of the resolver that storage does not hold kept",
-		len(out.written), len(out.updated), len(out.unchanged), len(out.keptNewer), len(out.otherResolver), out.keptEntries)
+	for _, n := range out.otherOwner {
+		fmt.Fprintf(c.out, "  another's  %s\n", n)
+	}
+	for _, n := range out.unowned {
+		fmt.Fprintf(c.out, "  no owner   %s\n", n)
+	}
+	summary := fmt.Sprintf("%d written, %d updated, %d unchanged, %d kept (newer in the file), %d left to other resolvers, %d owned by no resolver; %d entries of the resolver that storage does not hold kept",
+		len(out.written), len(out.updated), len(out.unchanged), len(out.keptNewer), len(out.otherResolver)+len(out.otherOwner), len(out.unowned), out.keptEntries)
 	if out.changed {
 		fmt.Fprintf(c.out, "Wrote resolver %q of %s: %s. Other resolvers untouched.\n", resolver, path, summary)
 	} else {

@@ -80,39 +80,112 @@ func resolverJSON(t *testing.T, f acmejson.File, name string) string {
 	return string(b)
 }
 
+// cmdSitesConfig writes a Caddyfile using the storage rooted at root whose
+// sites obtain the rich fixture's names through its resolvers, as Traefik's
+// routers did: http-ec (HTTP-01) a, b, c and plain; tls-rsa (TLS-ALPN-01)
+// tls1; dns-wild (DNS-01) wild and *.wild.
+func cmdSitesConfig(t *testing.T, root string) string {
+	t.Helper()
+	body := `{
+	storage file_system ` + root + `
+	traefik_acme {
+		entrypoint web :80
+		resolver http-ec {
+			ca_server ` + cmdRichCA + `
+			email http-ec@example.org
+			http_challenge web
+		}
+		resolver tls-rsa {
+			ca_server ` + cmdRichCA + `
+			email tls-rsa@example.org
+			tls_challenge
+		}
+		resolver dns-wild {
+			ca_server ` + cmdRichCA + `
+			email dns-wild@example.org
+			dns_challenge rfc2136
+		}
+	}
+}
+a.example.test, b.example.test, c.example.test, plain.example.test {
+	tls {
+		issuer traefik http-ec
+	}
+}
+tls1.example.test {
+	tls {
+		issuer traefik tls-rsa
+	}
+}
+wild.example.test, *.wild.example.test {
+	tls {
+		issuer traefik dns-wild
+	}
+}
+`
+	path := filepath.Join(t.TempDir(), "Caddyfile")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestExportCommand(t *testing.T) {
 	cfg, storage, orig := cmdImportedStorage(t)
-	var all []*acmejson.Certificate
-	for _, name := range orig.ResolverNames() {
-		all = append(all, orig[name].Certificates...)
-	}
+	sites := cmdSitesConfig(t, storage.Path)
 
-	t.Run("into a new file", func(t *testing.T) {
+	// Regression: export into a new file used to put every certificate of
+	// the CA (another resolver's wildcard included) under the first
+	// resolver exported. Each resolver gets exactly its own certificates,
+	// by the config's sites, and its own account.
+	t.Run("into a new file, by the config's sites", func(t *testing.T) {
 		target := filepath.Join(t.TempDir(), "acme.json")
-		out, code, err := runTraefikCmd(t, "export", target, "--resolver", "http-ec", "--ca", cmdRichCA, "--email", "http-ec@example.org", "--config", cfg)
-		if err != nil || code != 0 {
-			t.Fatalf("export: code %d, %v\n%s", code, err, out)
+		for _, r := range []string{"http-ec", "tls-rsa", "dns-wild"} {
+			out, code, err := runTraefikCmd(t, "export", target, "--resolver", r, "--config", sites)
+			if err != nil || code != 0 {
+				t.Fatalf("export %s: code %d, %v\n%s", r, code, err, out)
+			}
+			if r == "http-ec" {
+				for _, want := range []string{"account: written (http-ec@example.org", "written    a.example.test,b.example.test,c.example.test",
+					"another's  wild.example.test,*.wild.example.test (resolver dns-wild: its sites use the name in the config)", "2 written", "Other resolvers untouched"} {
+					if !strings.Contains(out, want) {
+						t.Errorf("output does not contain %q:\n%s", want, out)
+					}
+				}
+			}
+			assertNoKeyMaterial(t, out, orig)
 		}
 		got := cmdLoad(t, target)
-		if names := got.ResolverNames(); !slices.Equal(names, []string{"http-ec"}) {
-			t.Fatalf("resolvers %v, want [http-ec]", names)
+		if names := got.ResolverNames(); !slices.Equal(names, []string{"dns-wild", "http-ec", "tls-rsa"}) {
+			t.Fatalf("resolvers %v, want [dns-wild http-ec tls-rsa]", names)
 		}
-		// Storage holds the certificates of every resolver of the same CA.
-		cmdAssertSameCertificates(t, got["http-ec"].Certificates, all)
-		a, want := got["http-ec"].Account, orig["http-ec"].Account
-		if a == nil || a.Email != want.Email || a.Registration.URI != want.Registration.URI || !bytes.Equal(a.PrivateKey, want.PrivateKey) {
-			t.Errorf("exported account differs from the original")
+		for _, r := range got.ResolverNames() {
+			cmdAssertSameCertificates(t, got[r].Certificates, orig[r].Certificates)
+			a, want := got[r].Account, orig[r].Account
+			if a == nil || a.Email != want.Email || a.Registration.URI != want.Registration.URI || !bytes.Equal(a.PrivateKey, want.PrivateKey) {
+				t.Errorf("resolver %s: exported account is not its own", r)
+			}
 		}
 		fi, err := os.Stat(target)
 		if err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("mode %v, %v; want 0600", fi.Mode().Perm(), err)
 		}
-		for _, want := range []string{"account: written (http-ec@example.org", "written    a.example.test,b.example.test,c.example.test", "4 written", "Other resolvers untouched"} {
+	})
+
+	t.Run("a name no resolver owns is reported, never guessed", func(t *testing.T) {
+		target := filepath.Join(t.TempDir(), "acme.json")
+		out, code, err := runTraefikCmd(t, "export", target, "--resolver", "http-ec", "--ca", cmdRichCA, "--email", "http-ec@example.org", "--config", cfg)
+		if err != nil || code != 0 {
+			t.Fatalf("export: code %d, %v\n%s", code, err, out)
+		}
+		if got := cmdLoad(t, target)["http-ec"]; got == nil || len(got.Certificates) != 0 {
+			t.Errorf("certificates were exported without an owner: %+v", got)
+		}
+		for _, want := range []string{"no owner   a.example.test,b.example.test,c.example.test: no resolver owns it", "no owner   wild.example.test,*.wild.example.test", "4 owned by no resolver"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output does not contain %q:\n%s", want, out)
 			}
 		}
-		assertNoKeyMaterial(t, out, got)
 	})
 
 	t.Run("only some domains", func(t *testing.T) {
@@ -133,7 +206,7 @@ func TestExportCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := cmdLoad(t, target)
-		out, code, err := runTraefikCmd(t, "export", target, "--resolver", "http-ec", "--ca", cmdRichCA, "--email", "http-ec@example.org", "--config", cfg)
+		out, code, err := runTraefikCmd(t, "export", target, "--resolver", "http-ec", "--ca", cmdRichCA, "--email", "http-ec@example.org", "--config", sites)
 		if err != nil || code != 0 {
 			t.Fatalf("export: code %d, %v\n%s", code, err, out)
 		}
@@ -150,9 +223,9 @@ func TestExportCommand(t *testing.T) {
 		for _, want := range []string{
 			"written    a.example.test,b.example.test,c.example.test",
 			"unchanged  plain.example.test",
-			"skipped    wild.example.test,*.wild.example.test (held by resolver dns-wild of the file)",
-			"skipped    tls1.example.test (held by resolver tls-rsa of the file)",
-			"account: unchanged",
+			"another's  wild.example.test,*.wild.example.test (resolver dns-wild: its sites use the name in the config)",
+			"another's  tls1.example.test (resolver tls-rsa: its sites use the name in the config)",
+			"account: the file's kept",
 			"1 written, 0 updated, 1 unchanged, 0 kept (newer in the file), 2 left to other resolvers",
 		} {
 			if !strings.Contains(out, want) {
@@ -185,9 +258,22 @@ func TestExportCommand(t *testing.T) {
 		}
 	})
 
-	t.Run("nothing stored for the CA", func(t *testing.T) {
+	// Regression: without --ca, a config resolver or an account in the file,
+	// the CA used to default to Let's Encrypt production.
+	t.Run("CA unknown", func(t *testing.T) {
 		target := filepath.Join(t.TempDir(), "acme.json")
 		_, code, err := runTraefikCmd(t, "export", target, "--resolver", "le", "--config", cfg)
+		if err == nil || code == 0 || !strings.Contains(err.Error(), `cannot tell the CA of resolver "le"`) || !strings.Contains(err.Error(), "--ca") {
+			t.Fatalf("got code %d, %v; want an error asking for --ca", code, err)
+		}
+		if _, err := os.Stat(target); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("target was created: %v", err)
+		}
+	})
+
+	t.Run("nothing stored for the CA", func(t *testing.T) {
+		target := filepath.Join(t.TempDir(), "acme.json")
+		_, code, err := runTraefikCmd(t, "export", target, "--resolver", "le", "--ca", "https://acme-v02.api.letsencrypt.org/directory", "--config", cfg)
 		if err == nil || code == 0 || !strings.Contains(err.Error(), "acme-v02.api.letsencrypt.org-directory") || !strings.Contains(err.Error(), "--ca") {
 			t.Fatalf("got code %d, %v; want an error naming the issuer", code, err)
 		}
@@ -263,7 +349,7 @@ func TestExportCommandRenewedNames(t *testing.T) {
 		"written    a.example.test\n",
 		"unchanged  b.example.test,c.example.test\n", // the file's a,b,c entry holds this certificate
 		"kept       plain.example.test (the file's certificate expires later)",
-		"1 written, 0 updated, 1 unchanged, 1 kept (newer in the file), 2 left to other resolvers; 0 entries",
+		"1 written, 0 updated, 1 unchanged, 1 kept (newer in the file), 2 left to other resolvers, 0 owned by no resolver; 0 entries",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output does not contain %q:\n%s", want, out)
@@ -298,10 +384,12 @@ func TestExportCommandECAccount(t *testing.T) {
 	tests := []struct {
 		desc     string
 		existing bool
+		recorded bool // the resolver's own account recorded at import
 		want     string
 	}{
-		{"new file", false, "account: none written (account key is EC256; traefik can only read RSA account keys"},
-		{"existing file", true, "account: the file's account kept; storage's not exported: account key is EC256"},
+		{"new file", false, true, "account: written (http-ec@example.org, its own, recorded when it was imported)"},
+		{"new file, nothing recorded", false, false, "account: none written (account key is EC256; traefik can only read RSA account keys"},
+		{"existing file", true, true, "account: the file's account kept; storage's not exported: account key is EC256"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -309,6 +397,11 @@ func TestExportCommandECAccount(t *testing.T) {
 			target := filepath.Join(dir, "acme.json")
 			if tt.existing {
 				target = cmdCopyFixture(t, cmdRichFixture, dir, "acme.json")
+			}
+			if !tt.recorded {
+				if err := storage.Delete(t.Context(), migrate.ResolverAccountKey(issuerKey, "http-ec")); err != nil {
+					t.Fatal(err)
+				}
 			}
 			out, code, err := runTraefikCmd(t, "export", target, "--resolver", "http-ec", "--ca", cmdRichCA, "--email", "http-ec@example.org", "--config", cfg)
 			if err != nil || code != 0 {
@@ -319,9 +412,9 @@ func TestExportCommandECAccount(t *testing.T) {
 			}
 			got := cmdLoad(t, target)["http-ec"]
 			switch {
-			case tt.existing && !sameAccount(got.Account, orig["http-ec"].Account):
-				t.Error("the file's account was not kept")
-			case !tt.existing && got.Account != nil:
+			case tt.recorded && !sameAccount(got.Account, orig["http-ec"].Account):
+				t.Error("the resolver's own account was not kept")
+			case !tt.recorded && got != nil && got.Account != nil:
 				t.Error("an account was written")
 			}
 			if strings.Contains(out, "PRIVATE KEY") {

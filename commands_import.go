@@ -23,11 +23,23 @@ func (c cmdIO) importFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("reading --resolver: %w", err)
 	}
-	v1Resolver := ""
-	if len(only) == 1 {
-		v1Resolver = only[0] // a v1 file's content is imported as this resolver
+	cctx, cancel := caddy.NewContext(caddy.Context{Context: ctx})
+	defer cancel()
+	target, err := loadCommandTarget(cctx, fl.String("config"), fl.String("adapter"))
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
 	}
-	f, _, err := loadExisting(path, v1Resolver)
+
+	// A Traefik v1 file's content belongs to the resolver that uses the
+	// file: --resolver, else the config's resolver whose storage it is.
+	v1Resolver, v1From := acmejson.DefaultV1Resolver, ""
+	switch owners := storageOwners(path, target.storageResolvers()); {
+	case len(only) == 1:
+		v1Resolver, v1From = only[0], "--resolver"
+	case len(owners) == 1:
+		v1Resolver, v1From = owners[0], fmt.Sprintf("the resolver of %s whose storage it is", target.config)
+	}
+	f, info, err := loadExisting(path, v1Resolver)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
@@ -36,18 +48,33 @@ func (c cmdIO) importFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 		return caddy.ExitCodeFailedStartup, err
 	}
 
-	cctx, cancel := caddy.NewContext(caddy.Context{Context: ctx})
-	defer cancel()
-	target, err := loadCommandTarget(cctx, fl.String("config"), fl.String("adapter"))
-	if err != nil {
-		return caddy.ExitCodeFailedStartup, err
-	}
-
 	fmt.Fprintf(c.out, "Importing %s (%s) into %s\n", path, plural(len(names), "resolver"), describeStorage(target.storage))
+	if info.Format == acmejson.FormatV1 {
+		if v1From == "" {
+			fmt.Fprintf(c.out, "Traefik v1 file: imported as resolver %q, since no resolver is known to use it; use --resolver <name> (or --config with the resolver whose storage it is) to import it as that resolver\n", v1Resolver)
+		} else {
+			fmt.Fprintf(c.out, "Traefik v1 file: imported as resolver %q (%s)\n", v1Resolver, v1From)
+		}
+	}
 	var failed []string
+	changed := 0
 	for _, name := range names {
 		entry := f[name]
-		rt := target.chooseTarget(name, fl.String("ca"), fl.String("email"), "the account's, from the file")
+		var acct *acmejson.Account
+		if entry != nil {
+			acct = entry.Account
+		}
+		rt := target.chooseTarget(name, fl.String("ca"), fl.String("email"), "the account's, from the file", acct)
+		if rt.caErr != nil {
+			failed = append(failed, name)
+			fmt.Fprintf(c.out, "%s: FAILED: %v\n", name, rt.caErr)
+			continue
+		}
+		if why := rt.otherCA(acct); why != "" {
+			failed = append(failed, name)
+			fmt.Fprintf(c.out, "%s: FAILED: %s\n", name, why)
+			continue
+		}
 		email := rt.email
 		if email == "" && entry != nil && entry.Account != nil {
 			email = entry.Account.Email
@@ -64,6 +91,7 @@ func (c cmdIO) importFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 			IssuerKey: migrate.IssuerKeyFromCA(rt.ca),
 			CA:        rt.ca,
 			Email:     rt.email,
+			Resolver:  name,
 			Now:       c.now,
 		})
 		if err != nil {
@@ -73,6 +101,9 @@ func (c cmdIO) importFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 				break
 			}
 			continue
+		}
+		if rep.Changed() {
+			changed++
 		}
 		fmt.Fprintf(c.out, "%s: %s\n", name, rep.String())
 		for _, s := range rep.SkippedInvalid {
@@ -88,7 +119,14 @@ func (c cmdIO) importFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 	if len(failed) > 0 {
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("importing %s: %d of %d resolvers failed: %s", path, len(failed), len(names), strings.Join(failed, ", "))
 	}
-	fmt.Fprintf(c.out, "Done: %s imported; nothing was requested from the CA.\n", plural(len(names), "resolver"))
+	switch {
+	case changed == 0:
+		fmt.Fprintf(c.out, "Done: nothing changed (%s already in storage); nothing was requested from the CA.\n", plural(len(names), "resolver"))
+	case changed < len(names):
+		fmt.Fprintf(c.out, "Done: %s imported, %d unchanged; nothing was requested from the CA.\n", plural(changed, "resolver"), len(names)-changed)
+	default:
+		fmt.Fprintf(c.out, "Done: %s imported; nothing was requested from the CA.\n", plural(changed, "resolver"))
+	}
 	return caddy.ExitCodeSuccess, nil
 }
 

@@ -26,8 +26,9 @@ type inspectReport struct {
 	Format       string            `json:"format"`        // "v2", "v1" or "empty"
 	CheckedAt    time.Time         `json:"checked_at"`    // the time expiry is judged at
 	Warnings     []string          `json:"warnings"`      // about the file as a whole
+	Problems     []string          `json:"problems"`      // with the file as a whole (a mode Traefik refuses)
 	Resolvers    []inspectResolver `json:"resolvers"`     // sorted by name
-	ProblemCount int               `json:"problem_count"` // account and certificate problems
+	ProblemCount int               `json:"problem_count"` // file, account and certificate problems
 }
 
 // inspectResolver is one resolver of an inspected file.
@@ -104,14 +105,20 @@ func buildInspectReport(path string, f acmejson.File, info acmejson.LoadInfo, no
 		Format:    info.Format.String(),
 		CheckedAt: now,
 		Warnings:  []string{},
+		Problems:  []string{},
 		Resolvers: []inspectResolver{},
 	}
 	if info.Mode&0o077 != 0 {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("mode %04o: traefik refuses an acme.json that group or others can access (chmod 600 %s)", info.Mode, path))
+		rep.Problems = append(rep.Problems, fmt.Sprintf("mode %04o: traefik refuses an acme.json that group or others can access (chmod 600 %s)", info.Mode, path))
 	}
+	if odd := f.LeftoverV1Keys(); len(odd) > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s %s: keys of a traefik v1 file that traefik v2/v3 took for resolver names when it read that file; no resolver uses them, and the v1 account and certificates are not in them (the v1 original, if kept, holds them)",
+			pluralWord(len(odd), "resolver", "resolvers"), quoteAll(odd)))
+	}
+	rep.ProblemCount = len(rep.Problems)
 	switch info.Format {
 	case acmejson.FormatV1:
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("traefik v1 layout: read as resolver %q; import converts it the same way", acmejson.DefaultV1Resolver))
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("traefik v1 layout: read as resolver %q; import converts it under --resolver, else the resolver of --config whose storage it is, else %q", acmejson.DefaultV1Resolver, acmejson.DefaultV1Resolver))
 	case acmejson.FormatEmpty:
 		rep.Warnings = append(rep.Warnings, "the file holds no resolvers")
 	}
@@ -229,6 +236,9 @@ func writeInspectText(w io.Writer, rep inspectReport) error {
 	fmt.Fprintf(&b, "acme.json:  %s\n", rep.Path)
 	fmt.Fprintf(&b, "layout:     %s, %s, %s\n", rep.Format, plural(len(rep.Resolvers), "resolver"), plural(certs, "certificate"))
 	fmt.Fprintf(&b, "checked at: %s\n", rep.CheckedAt.Format(time.RFC3339))
+	for _, p := range rep.Problems {
+		fmt.Fprintf(&b, "problem:    %s\n", p)
+	}
 	for _, warn := range rep.Warnings {
 		fmt.Fprintf(&b, "warning:    %s\n", warn)
 	}
@@ -272,6 +282,23 @@ func writeInspectText(w io.Writer, rep inspectReport) error {
 	fmt.Fprintf(&b, "\n%s, %s, %s\n", plural(len(rep.Resolvers), "resolver"), plural(certs, "certificate"), plural(rep.ProblemCount, "problem"))
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// pluralWord is singular for n == 1, else plural.
+func pluralWord(n int, singular, plural string) string {
+	if n == 1 {
+		return singular
+	}
+	return plural
+}
+
+// quoteAll quotes each name and joins them with ", ".
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
 }
 
 func plural(n int, word string) string {

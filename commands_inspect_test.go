@@ -178,8 +178,13 @@ func TestInspectCommandProblems(t *testing.T) {
 	if c := byName["http-ec"].Certificates[0]; c.NotAfter == nil || c.Issuer == "" {
 		t.Errorf("a mismatched entry still describes its leaf: %+v", c)
 	}
-	if len(doc.Warnings) != 1 || !strings.Contains(doc.Warnings[0], "0644") {
-		t.Errorf("warnings %q, want one about mode 0644", doc.Warnings)
+	// The README lists a mode Traefik refuses among the problems: it is
+	// one, and counted.
+	if len(doc.Problems) != 1 || !strings.Contains(doc.Problems[0], "0644") || len(doc.Warnings) != 0 {
+		t.Errorf("file problems %q, warnings %q; want one problem about mode 0644", doc.Problems, doc.Warnings)
+	}
+	if doc.ProblemCount != 9+1 {
+		t.Errorf("problem_count %d, want 10 (9 in entries and accounts, the mode)", doc.ProblemCount)
 	}
 }
 

@@ -98,8 +98,14 @@ func (s *stores) mirror(ctx context.Context, rs *resolverStore, name, certPath, 
 	return s.writers[rs.path].Update(func(f *acmejson.File) error {
 		entry := f.Ensure(rs.name)
 		entry.Upsert([]string{name}, certPEM, keyPEM)
+		// The resolver keeps its own account unless Caddy's must replace
+		// it: Caddy keeps one account per CA and email, often another
+		// resolver's (see migrate.ExportAccount); this certificate was
+		// obtained with Caddy's.
 		if account != nil && !sameAccount(entry.Account, account) {
-			entry.Account = account
+			if write, _ := migrate.ExportAccount(entry.Account, account, rs.res.CAServer, true); write {
+				entry.Account = account
+			}
 		}
 		return nil
 	})

@@ -108,6 +108,7 @@ func (s *stores) importResolver(ctx context.Context, rs *resolverStore, entry *a
 			IssuerKey: rs.issuerKey,
 			CA:        rs.res.CAServer,
 			Email:     rs.res.Email,
+			Resolver:  rs.name,
 			Logger:    log,
 		})
 		if err != nil {

@@ -52,6 +52,10 @@ type ExportReport struct {
 	Account string
 	// AccountDetail explains Account.
 	AccountDetail string
+	// IssuedBy maps the main name of each exported certificate to the URL
+	// of the ACME account that obtained it, from the certificate metadata
+	// (issuer_data.account), when storage records it.
+	IssuedBy map[string]string
 }
 
 // legoAccount is the account object as Traefik (lego) writes it in
@@ -70,6 +74,7 @@ type exportGroup struct {
 	chain, key []byte
 	leaf       acmejson.LeafInfo
 	sans       []string // from the first metadata file that has them
+	account    string   // issuer_data.account of the first metadata that has it
 	dirs       []string // storage folder names (Safe form) holding it
 }
 
@@ -149,6 +154,12 @@ func Export(ctx context.Context, storage certmagic.Storage, issuerKey string, op
 		}
 		res.Certificates = append(res.Certificates, c)
 		rep.Names = append(rep.Names, e.names...)
+		if e.g.account != "" {
+			if rep.IssuedBy == nil {
+				rep.IssuedBy = map[string]string{}
+			}
+			rep.IssuedBy[e.names[0]] = e.g.account
+		}
 	}
 	return res, rep, nil
 }
@@ -210,6 +221,14 @@ func loadGroups(ctx context.Context, storage certmagic.Storage, issuerKey string
 		}
 		if len(g.sans) == 0 {
 			g.sans = acmejson.NormalizeNames(res.SANs)
+		}
+		if g.account == "" && len(res.IssuerData) > 0 {
+			var data struct {
+				Account string `json:"account"`
+			}
+			if json.Unmarshal(res.IssuerData, &data) == nil {
+				g.account = data.Account
+			}
 		}
 		g.dirs = append(g.dirs, dir)
 	}

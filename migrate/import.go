@@ -53,6 +53,14 @@ type ImportOptions struct {
 	// else none ("default").
 	Email string
 
+	// Resolver is the name of the Traefik resolver imported. When set, its
+	// own account is also recorded under [ResolverAccountKey] (unless it
+	// cannot be used with CA), so that an export can give it back even
+	// where certmagic keeps another resolver's account for the same CA and
+	// email.
+	// Default: "" (not recorded).
+	Resolver string
+
 	// OverwriteAccount replaces an account already in storage for the same
 	// issuer key and email when it differs from the imported one.
 	// Default: false (the existing account is kept and reported).
@@ -121,12 +129,26 @@ type Report struct {
 
 // String summarizes r on one line.
 func (r Report) String() string {
-	s := fmt.Sprintf("issuer %s: %d names imported (%d expired), %d unchanged, %d skipped (newer in storage), %d skipped (invalid); account %s",
-		r.IssuerKey, len(r.Imported), len(r.Expired), len(r.Unchanged), len(r.SkippedNewer), len(r.SkippedInvalid), r.Account)
+	s := fmt.Sprintf("issuer %s: %s imported (%d expired), %d unchanged, %d skipped (newer in storage), %d skipped (invalid); account %s",
+		r.IssuerKey, countNames(len(r.Imported)), len(r.Expired), len(r.Unchanged), len(r.SkippedNewer), len(r.SkippedInvalid), r.Account)
 	if r.AccountDetail != "" {
 		s += " (" + r.AccountDetail + ")"
 	}
 	return s
+}
+
+// Changed reports whether the import wrote anything: a certificate or the
+// account.
+func (r Report) Changed() bool {
+	return len(r.Imported) > 0 || r.Account == AccountImported
+}
+
+// countNames is "1 name" or "N names".
+func countNames(n int) string {
+	if n == 1 {
+		return "1 name"
+	}
+	return fmt.Sprintf("%d names", n)
 }
 
 // candidate is a decoded certificate entry and the names it is imported for.
@@ -212,6 +234,11 @@ func Import(ctx context.Context, storage certmagic.Storage, res *acmejson.Resolv
 	}
 	if err := importAccount(ctx, storage, issuerKey, res.Account, opts, &rep, log); err != nil {
 		return rep, err
+	}
+	if opts.Resolver != "" && res.Account != nil && rep.Account != AccountSkipped {
+		if err := saveResolverAccount(ctx, storage, issuerKey, opts.Resolver, res.Account); err != nil {
+			return rep, err
+		}
 	}
 
 	metaData, err := issuerData(opts.CA, accountURL)

@@ -3,7 +3,9 @@
 // starts Caddy with a Caddyfile holding two Traefik-style resolvers (one
 // answering HTTP-01, one TLS-ALPN-01), obtains real certificates for a few
 // *.example.test names, prints them with the curl command that proves it,
-// and serves until interrupted.
+// and serves until interrupted. With -once it makes that request itself,
+// prints the answer and exits (a curl line would be useless once Caddy has
+// stopped).
 //
 //	go run ./cmd/traefik-acme-demo          # serve until Ctrl-C
 //	go run ./cmd/traefik-acme-demo -once    # exit after printing
@@ -21,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -97,7 +100,7 @@ shop.example.test {
 `
 
 func main() {
-	once := flag.Bool("once", false, "exit after the certificates are obtained and printed")
+	once := flag.Bool("once", false, "exit after the certificates are obtained, printed and requested once")
 	dir := flag.String("dir", "", "directory for the Caddyfile, storage, log and CA root (default: a new temporary directory)")
 	flag.Parse()
 
@@ -165,14 +168,53 @@ func demo(ctx context.Context, prog *acmetest.Program, out io.Writer, dir string
 	}
 	tw.Flush()
 	port := ca.TLSALPNPort()
-	fmt.Fprintf(out, "\n%d certificates in %s, each verified against the CA root by a TLS handshake. Try:\n\n", len(sites), time.Since(start).Round(10*time.Millisecond))
-	fmt.Fprintf(out, "  curl --cacert %s --resolve %s:%d:127.0.0.1 https://%s:%d/\n\n", rootFile, sites[0].Name, port, sites[0].Name, port)
+	took := time.Since(start).Round(10 * time.Millisecond)
 	if once {
+		// Caddy stops when the demo exits, so a curl line printed now
+		// could never work: make the request here instead.
+		status, body, err := httpsGet(ctx, addr, sites[0].Name, port, roots)
+		if err != nil {
+			return fmt.Errorf("requesting https://%s:%d/: %w", sites[0].Name, port, err)
+		}
+		fmt.Fprintf(out, "\n%d certificates in %s, each verified against the CA root by a TLS handshake.\n", len(sites), took)
+		fmt.Fprintf(out, "GET https://%s:%d/ (verified against the CA root): %s %q\n", sites[0].Name, port, status, body)
+		fmt.Fprintln(out, "Exiting (-once): Caddy and the CA stop now; run without -once to keep serving and try it with curl.")
 		return nil
 	}
+	fmt.Fprintf(out, "\n%d certificates in %s, each verified against the CA root by a TLS handshake. Try:\n\n", len(sites), took)
+	fmt.Fprintf(out, "  curl --cacert %s --resolve %s:%d:127.0.0.1 https://%s:%d/\n\n", rootFile, sites[0].Name, port, sites[0].Name, port)
 	fmt.Fprintln(out, "Serving; press Ctrl-C to stop.")
 	<-ctx.Done()
 	return nil
+}
+
+// httpsGet makes the request the curl line makes: GET https://name:port/
+// sent to addr, verified against roots. It returns the status line and the
+// body.
+func httpsGet(ctx context.Context, addr, name string, port int, roots *x509.CertPool) (string, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}}
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://%s:%d/", name, port), nil)
+	if err != nil {
+		return "", "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if err != nil {
+		return "", "", err
+	}
+	return resp.Status, string(body), nil
 }
 
 func waitForCertificate(ctx context.Context, addr, name string, roots *x509.CertPool, timeout time.Duration) (*x509.Certificate, error) {

@@ -205,7 +205,8 @@ func resolvePath(path string) string {
 // left by writers that died are removed. If path cannot be replaced by
 // rename (a single bind-mounted file: EBUSY), Save falls back to rewriting
 // it in place, as Traefik does, and logs a warning. Symbolic links are
-// followed. Only the first opts value is used.
+// followed. A missing directory of path is created (mode 0700, logged).
+// Only the first opts value is used.
 //
 // Save overwrites whatever the file holds; when other processes may write
 // it too, use [Update].
@@ -219,6 +220,11 @@ func Save(path string, f File, opts ...SaveOptions) error {
 		return fmt.Errorf("encoding acme.json %s: %w", path, err)
 	}
 	target := resolvePath(path)
+	if dirMissing(target) {
+		if err := makeDir(target, path, loggerOf(o.Logger)); err != nil {
+			return fmt.Errorf("creating the directory of acme.json %s: %w", path, err)
+		}
+	}
 	unlock, err := lockPath(target)
 	if err != nil {
 		return fmt.Errorf("locking acme.json %s: %w", path, err)
@@ -235,7 +241,9 @@ func Save(path string, f File, opts ...SaveOptions) error {
 // and saves the result as [Save] does. Resolvers and entries fn leaves alone
 // are written back unchanged (byte for byte, for a Traefik-written file). If
 // fn returns an error, or the content is unchanged, nothing is written. fn
-// may replace the File it is given. Only the first opts value is used.
+// may replace the File it is given. When the directory of path does not
+// exist, it is created (mode 0700, logged) if fn leaves something to write;
+// otherwise nothing is created. Only the first opts value is used.
 func Update(path string, fn func(*File) error, opts ...LoadOptions) error {
 	var o LoadOptions
 	if len(opts) > 0 {
@@ -244,6 +252,21 @@ func Update(path string, fn func(*File) error, opts ...LoadOptions) error {
 	o.ReadOnly = false
 	log := loggerOf(o.Logger)
 	target := resolvePath(path)
+	// A missing directory is created only when there is something to
+	// write: fn runs on the empty file first.
+	var pre File
+	if dirMissing(target) {
+		pre = File{}
+		if err := fn(&pre); err != nil {
+			return fmt.Errorf("updating acme.json %s: %w", path, err)
+		}
+		if len(pre) == 0 {
+			return nil
+		}
+		if err := makeDir(target, path, log); err != nil {
+			return fmt.Errorf("creating the directory of acme.json %s: %w", path, err)
+		}
+	}
 	unlock, err := lockPath(target)
 	if err != nil {
 		return fmt.Errorf("locking acme.json %s: %w", path, err)
@@ -253,7 +276,9 @@ func Update(path string, fn func(*File) error, opts ...LoadOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(&f); err != nil {
+	if pre != nil && !info.Exists {
+		f = pre // fn already ran on the (still) missing file
+	} else if err := fn(&f); err != nil {
 		return fmt.Errorf("updating acme.json %s: %w", path, err)
 	}
 	if !info.Exists && len(f) == 0 {

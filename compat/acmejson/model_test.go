@@ -251,7 +251,10 @@ func TestParseFormats(t *testing.T) {
 		{"white space", " \n\t", FormatEmpty, nil},
 		{"null", "null", FormatEmpty, nil},
 		{"empty object", "{}", FormatV2, nil},
-		{"v1 with challenges only", `{"Account": null, "Certificates": null, "HTTPChallenges": {}}`, FormatV1, []string{"default"}},
+		// Nothing v1-shaped (no account object, no certificate array): by
+		// shape this is a v2 file with three (empty) resolvers.
+		{"v1 key names only", `{"Account": null, "Certificates": null, "HTTPChallenges": {}}`, FormatV2, []string{"Account", "Certificates", "HTTPChallenges"}},
+		{"v1 with challenges", `{"Account": {"Email": "a@example.org"}, "Certificates": null, "HTTPChallenges": {}, "TLSChallenges": {}}`, FormatV1, []string{"default"}},
 		{"v1 certificates array", `{"Certificates": []}`, FormatV1, []string{"default"}},
 		{"v1 account object", `{"Account": {"Email": "a@example.org", "PrivateKey": null}}`, FormatV1, []string{"default"}},
 		{"v2 resolver named Account", `{"Account": {"Account": null, "Certificates": null}, "le": null}`, FormatV2, []string{"Account", "le"}},

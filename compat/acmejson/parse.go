@@ -104,25 +104,38 @@ var v1TopKeys = []string{"Account", "Certificates", "HTTPChallenges", "TLSChalle
 
 func hasV1Keys(f File) bool {
 	for name := range f {
-		for _, k := range v1TopKeys {
-			if strings.EqualFold(name, k) {
-				return true
-			}
+		if isV1KeyName(name) {
+			return true
 		}
 	}
 	return false
 }
 
-// isV1 decides whether a top-level object is a v1 file. A v2 file may, in
-// theory, have resolvers called "Account" or "Certificates"; their values are
-// then resolver objects ({"Account": …, "Certificates": …}), which the
-// checks below tell apart from v1 values.
+// isV1KeyName reports whether name is one of the top-level keys of a v1
+// file.
+func isV1KeyName(name string) bool {
+	for _, k := range v1TopKeys {
+		if strings.EqualFold(name, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// isV1 decides whether a top-level object is a v1 file, by the shape of its
+// values rather than by its key names: a v1 file has an "Account" that is an
+// account object (with Email, PrivateKey, Registration or the pre-1.6
+// DomainsCertificate) or a "Certificates" array.
+//
+// Key names alone do not decide: Traefik v2/v3 given a v1 file decodes it as
+// a map of resolvers, so it takes "Account", "Certificates",
+// "HTTPChallenges" and "TLSChallenges" for resolver names, and writes them
+// back as resolver objects ({"Account": null, "Certificates": null}) next
+// to its real resolvers. Such a file is a v2 file; see [File.LeftoverV1Keys].
 func isV1(top map[string]json.RawMessage) bool {
 	for k, v := range top {
 		v = bytes.TrimSpace(v)
 		switch {
-		case strings.EqualFold(k, "HTTPChallenges"), strings.EqualFold(k, "TLSChallenges"):
-			return true
 		case strings.EqualFold(k, "Certificates"):
 			if len(v) > 0 && v[0] == '[' {
 				return true
@@ -142,6 +155,23 @@ func isV1(top map[string]json.RawMessage) bool {
 		}
 	}
 	return false
+}
+
+// LeftoverV1Keys returns the resolvers of f named like the top-level keys of
+// a Traefik v1 file ("Account", "Certificates", "HTTPChallenges",
+// "TLSChallenges", in any case), sorted. Traefik v2/v3 given a v1 file
+// takes those keys for resolver names and writes them back as (empty)
+// resolvers; no configured resolver is likely to use them, and the v1
+// file's account and certificates were lost in the process. They are
+// loaded like any other resolver; inspect reports them.
+func (f File) LeftoverV1Keys() []string {
+	var out []string
+	for _, name := range f.ResolverNames() {
+		if isV1KeyName(name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // v1File is the part of a Traefik v1.6/v1.7 StoredData that survives
