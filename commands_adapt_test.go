@@ -100,3 +100,22 @@ func TestTraefikAdaptCommandNeedsASource(t *testing.T) {
 		t.Fatalf("exit %d, error %v; want 1 and a message naming the flags", code, err)
 	}
 }
+
+// TestTraefikAdaptHelp checks the registered command's help for adapt.
+func TestTraefikAdaptHelp(t *testing.T) {
+	reg := caddycmd.Commands()["traefik"]
+	cmd := &cobra.Command{Use: reg.Name + " " + reg.Usage, Short: reg.Short, Long: reg.Long}
+	reg.CobraFunc(cmd)
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"adapt", "--help"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("executing: %v", err)
+	}
+	for _, w := range []string{"--config", "--service", "--compose", "--dynamic", "Nothing is written", "caddy fmt-clean"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("help does not mention %q:\n%s", w, out.String())
+		}
+	}
+}
