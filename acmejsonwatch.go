@@ -79,7 +79,7 @@ func (w *acmeJSONWatcher) initialLoad(ctx context.Context, timeout time.Duration
 	deadline := time.Now().Add(timeout)
 	for {
 		final := !time.Now().Before(deadline)
-		res, err := w.check(final)
+		res, err := w.check(ctx, final)
 		switch res {
 		case checkUnchanged, checkSwapped:
 			return nil
@@ -116,7 +116,7 @@ func (w *acmeJSONWatcher) run(ctx context.Context, interval time.Duration, done 
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			w.check(false)
+			w.check(ctx, false)
 		}
 	}
 }
@@ -131,8 +131,20 @@ func sameFileState(a, b os.FileInfo) bool {
 // index replaces the current one only when the file parsed. With final
 // set, a fresh file with broken entries is accepted without waiting for it
 // to settle.
-func (w *acmeJSONWatcher) check(final bool) (checkResult, error) {
-	fi, err := os.Stat(w.path)
+//
+// The file system calls run in their own goroutine and check gives up with
+// ctx's error when ctx ends, so that a read stuck in the kernel (a hung
+// network file system) never holds up Cleanup or a reload. Only a regular
+// file of at most acmejson.MaxFileSize bytes is read, opened without
+// blocking (a named pipe at the path is refused, not waited on).
+func (w *acmeJSONWatcher) check(ctx context.Context, final bool) (checkResult, error) {
+	fi, err := statWithContext(ctx, w.path)
+	if ctx.Err() != nil {
+		return checkKept, ctx.Err()
+	}
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: %w", describeNotRegular(fi.Mode()), acmejson.ErrNotRegular)
+	}
 	if err != nil {
 		w.stat = nil
 		w.unavailable(err)
@@ -142,13 +154,16 @@ func (w *acmeJSONWatcher) check(final bool) (checkResult, error) {
 		return checkUnchanged, nil
 	}
 	readStart := time.Now()
-	data, err := os.ReadFile(w.path)
+	data, err := readWithContext(ctx, w.path)
+	if ctx.Err() != nil {
+		return checkKept, ctx.Err()
+	}
 	if err != nil {
 		w.stat = nil
 		w.unavailable(err)
 		return checkKept, fmt.Errorf("reading %s: %w", w.path, err)
 	}
-	after, err := os.Stat(w.path)
+	after, err := statWithContext(ctx, w.path)
 	if err != nil || !sameFileState(fi, after) {
 		// Written while being read: the content may mix two versions.
 		w.stat = nil
@@ -228,6 +243,68 @@ func (w *acmeJSONWatcher) check(final bool) (checkResult, error) {
 		zap.Int("reused", rep.reused),
 		zap.Duration("took", time.Since(start)))
 	return checkSwapped, nil
+}
+
+// readACMEJSON reads the watched file: acmejson.ReadFile (a regular file
+// only, bounded, opened without blocking). Tests replace it to simulate a
+// read that hangs.
+var readACMEJSON = acmejson.ReadFile
+
+// readWithContext calls readACMEJSON in its own goroutine and returns
+// ctx's error as soon as ctx is done, leaving a stuck read behind (its
+// goroutine ends when the read does).
+func readWithContext(ctx context.Context, path string) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		data, _, err := readACMEJSON(path)
+		ch <- result{data, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.data, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// statWithContext is os.Stat given up when ctx is done, as readWithContext.
+func statWithContext(ctx context.Context, path string) (os.FileInfo, error) {
+	type result struct {
+		fi  os.FileInfo
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		fi, err := os.Stat(path)
+		ch <- result{fi, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.fi, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// describeNotRegular names what a file of mode m is.
+func describeNotRegular(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "is a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "is a named pipe (FIFO)"
+	case m&fs.ModeCharDevice != 0:
+		return "is a character device"
+	case m&fs.ModeDevice != 0:
+		return "is a block device"
+	case m&fs.ModeSocket != 0:
+		return "is a socket"
+	}
+	return "is a special file"
 }
 
 // setPending records that the content just read must be judged again once

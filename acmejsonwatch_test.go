@@ -80,7 +80,7 @@ func TestGetCertReloadRules(t *testing.T) {
 	const notParse = "acme.json does not parse; keeping previous certificates"
 	check := func(want checkResult) {
 		t.Helper()
-		got, err := w.check(false)
+		got, err := w.check(t.Context(), false)
 		if got != want {
 			t.Fatalf("check: %d (%v), want %d", got, err, want)
 		}

@@ -268,11 +268,25 @@ func (a *App) Validate() error {
 
 // Start implements caddy.App. Resolvers do their work through the issuers
 // that reference them: those of sites, and those of the automation
-// policies added here for the names Traefik's routers ask for.
-func (a *App) Start() error { return a.manageRouterNames() }
+// policies added here for the names Traefik's routers ask for. Start also
+// begins the acme.json catch-up, which writes into each resolver's file
+// the certificates Caddy's storage holds that a failed mirror left out.
+// It runs only here, never at Provision, so that `caddy validate` writes
+// nothing.
+func (a *App) Start() error {
+	a.stores.startCatchUp()
+	if err := a.manageRouterNames(); err != nil {
+		a.stores.stopCatchUp()
+		return err
+	}
+	return nil
+}
 
-// Stop implements caddy.App.
-func (a *App) Stop() error { return nil }
+// Stop implements caddy.App: it stops the acme.json catch-up.
+func (a *App) Stop() error {
+	a.stores.stopCatchUp()
+	return nil
+}
 
 // resolver returns the effective configuration of the named resolver, or an
 // error: one that names it and lists the defined ones, or the problem that

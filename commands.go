@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -68,12 +69,31 @@ type cmdIO struct {
 	out      io.Writer        // results
 	progress io.Writer        // progress lines; nil when stderr is not a terminal
 	now      func() time.Time // the clock expiry is judged by
+	warn     io.Writer        // warnings from reading and writing acme.json; nil discards them
+}
+
+// logger returns the logger that the acme.json functions report warnings
+// to (a torn file read from its in-place copy, an in-place rewrite of a
+// bind-mounted file, a wait for the file's lock): one line each on c.warn.
+func (c cmdIO) logger() *slog.Logger {
+	if c.warn == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(c.warn, &slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
 }
 
 // stdCmdIO writes results to stdout and progress to stderr when stderr is a
 // terminal.
 func stdCmdIO() cmdIO {
-	c := cmdIO{out: os.Stdout, now: time.Now}
+	c := cmdIO{out: os.Stdout, now: time.Now, warn: os.Stderr}
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		c.progress = os.Stderr
 	}
@@ -272,8 +292,8 @@ func acmeJSONArg(fl caddycmd.Flags, command string) (string, error) {
 
 // loadExisting reads the acme.json at path for inspect and import: it must
 // exist. It is read only (no v1 backup, no permission change).
-func loadExisting(path, v1Resolver string) (acmejson.File, acmejson.LoadInfo, error) {
-	f, info, err := acmejson.LoadDetailed(path, acmejson.LoadOptions{Resolver: v1Resolver, ReadOnly: true})
+func loadExisting(path, v1Resolver string, log *slog.Logger) (acmejson.File, acmejson.LoadInfo, error) {
+	f, info, err := acmejson.LoadDetailed(path, acmejson.LoadOptions{Resolver: v1Resolver, ReadOnly: true, Logger: log})
 	if err != nil {
 		return nil, info, err
 	}

@@ -97,7 +97,7 @@ func (c cmdIO) exportFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 	}
 
 	var out exportOutcome
-	err = acmejson.Update(path, func(f *acmejson.File) error {
+	err = acmejson.UpdateContext(ctx, path, func(f *acmejson.File) error {
 		owners.File = *f
 		mine := &acmejson.Resolver{Certificates: []*acmejson.Certificate{}}
 		var others, unowned []string
@@ -143,7 +143,7 @@ func (c cmdIO) exportFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 			out.account = fmt.Sprintf("written (%s, %s)", orDash(own.Email), ownFrom)
 		}
 		return nil
-	}, acmejson.LoadOptions{Resolver: resolver, TightenPermissions: true})
+	}, acmejson.LoadOptions{Resolver: resolver, TightenPermissions: true, Logger: c.logger(), Operation: "export"})
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}

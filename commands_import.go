@@ -39,7 +39,7 @@ func (c cmdIO) importFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 	case len(owners) == 1:
 		v1Resolver, v1From = owners[0], fmt.Sprintf("the resolver of %s whose storage it is", target.config)
 	}
-	f, info, err := loadExisting(path, v1Resolver)
+	f, info, err := loadExisting(path, v1Resolver, c.logger())
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
@@ -67,25 +67,25 @@ func (c cmdIO) importFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 		rt := target.chooseTarget(name, fl.String("ca"), fl.String("email"), "the account's, from the file", acct)
 		if rt.caErr != nil {
 			failed = append(failed, name)
-			fmt.Fprintf(c.out, "%s: FAILED: %v\n", name, rt.caErr)
+			fmt.Fprintf(c.out, "%s: FAILED: %s\n", printable(name), printable(rt.caErr.Error()))
 			continue
 		}
 		if why := rt.otherCA(acct); why != "" {
 			failed = append(failed, name)
-			fmt.Fprintf(c.out, "%s: FAILED: %s\n", name, why)
+			fmt.Fprintf(c.out, "%s: FAILED: %s\n", printable(name), printable(why))
 			continue
 		}
 		email := rt.email
 		if email == "" && entry != nil && entry.Account != nil {
 			email = entry.Account.Email
 		}
-		fmt.Fprintf(c.out, "%s: CA %s (%s), email %s (%s)\n", name, rt.ca, rt.caFrom, orDash(email), rt.emailFrom)
+		fmt.Fprintf(c.out, "%s: CA %s (%s), email %s (%s)\n", printable(name), rt.ca, rt.caFrom, printable(orDash(email)), rt.emailFrom)
 		if c.progress != nil {
 			n := 0
 			if entry != nil {
 				n = len(entry.Certificates)
 			}
-			fmt.Fprintf(c.progress, "%s: importing %d certificate entries…\n", name, n)
+			fmt.Fprintf(c.progress, "%s: importing %d certificate entries…\n", printable(name), n)
 		}
 		rep, err := migrate.Import(ctx, target.storage, entry, migrate.ImportOptions{
 			IssuerKey: migrate.IssuerKeyFromCA(rt.ca),
@@ -96,7 +96,7 @@ func (c cmdIO) importFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 		})
 		if err != nil {
 			failed = append(failed, name)
-			fmt.Fprintf(c.out, "%s: FAILED: %v\n", name, err)
+			fmt.Fprintf(c.out, "%s: FAILED: %s\n", printable(name), printable(err.Error()))
 			if ctx.Err() != nil {
 				break
 			}
@@ -105,15 +105,15 @@ func (c cmdIO) importFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 		if rep.Changed() {
 			changed++
 		}
-		fmt.Fprintf(c.out, "%s: %s\n", name, rep.String())
+		fmt.Fprintf(c.out, "%s: %s\n", printable(name), printable(rep.String()))
 		for _, s := range rep.SkippedInvalid {
-			fmt.Fprintf(c.out, "  not imported %s: %s\n", strings.Join(s.Names, ","), s.Reason)
+			fmt.Fprintf(c.out, "  not imported %s: %s\n", printable(strings.Join(s.Names, ",")), printable(s.Reason))
 		}
 		if len(rep.SkippedNewer) > 0 {
-			fmt.Fprintf(c.out, "  kept (storage or another entry expires no earlier): %s\n", strings.Join(rep.SkippedNewer, ","))
+			fmt.Fprintf(c.out, "  kept (storage or another entry expires no earlier): %s\n", printable(strings.Join(rep.SkippedNewer, ",")))
 		}
 		if len(rep.Expired) > 0 {
-			fmt.Fprintf(c.out, "  imported although expired (Caddy renews them): %s\n", strings.Join(rep.Expired, ","))
+			fmt.Fprintf(c.out, "  imported although expired (Caddy renews them): %s\n", printable(strings.Join(rep.Expired, ",")))
 		}
 	}
 	if len(failed) > 0 {

@@ -75,7 +75,7 @@ func (c cmdIO) inspect(_ context.Context, fl caddycmd.Flags) (int, error) {
 			return caddy.ExitCodeFailedStartup, fmt.Errorf("parsing --now: %w", err)
 		}
 	}
-	f, info, err := loadExisting(path, "")
+	f, info, err := loadExisting(path, "", c.logger())
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
@@ -233,24 +233,26 @@ func writeInspectText(w io.Writer, rep inspectReport) error {
 	for _, r := range rep.Resolvers {
 		certs += len(r.Certificates)
 	}
-	fmt.Fprintf(&b, "acme.json:  %s\n", rep.Path)
+	// Everything from the file is passed through printable: names and
+	// other strings in an acme.json may hold terminal escape sequences.
+	fmt.Fprintf(&b, "acme.json:  %s\n", printable(rep.Path))
 	fmt.Fprintf(&b, "layout:     %s, %s, %s\n", rep.Format, plural(len(rep.Resolvers), "resolver"), plural(certs, "certificate"))
 	fmt.Fprintf(&b, "checked at: %s\n", rep.CheckedAt.Format(time.RFC3339))
 	for _, p := range rep.Problems {
 		fmt.Fprintf(&b, "problem:    %s\n", p)
 	}
 	for _, warn := range rep.Warnings {
-		fmt.Fprintf(&b, "warning:    %s\n", warn)
+		fmt.Fprintf(&b, "warning:    %s\n", printable(warn))
 	}
 	for _, r := range rep.Resolvers {
-		fmt.Fprintf(&b, "\nresolver %s\n", r.Name)
+		fmt.Fprintf(&b, "\nresolver %s\n", printable(r.Name))
 		if a := r.Account; a == nil {
 			b.WriteString("  account: none (Traefik registers one when it first needs it)\n")
 		} else {
 			fmt.Fprintf(&b, "  account: %s, CA %s, key %s, status %s\n",
-				orDash(a.Email), orDash(a.CAHost), orDash(a.KeyType), orDash(a.Status))
+				printable(orDash(a.Email)), printable(orDash(a.CAHost)), printable(orDash(a.KeyType)), printable(orDash(a.Status)))
 			for _, p := range a.Problems {
-				fmt.Fprintf(&b, "  account problem: %s\n", p)
+				fmt.Fprintf(&b, "  account problem: %s\n", printable(p))
 			}
 		}
 		if len(r.Certificates) == 0 {
@@ -273,7 +275,7 @@ func writeInspectText(w io.Writer, rep inspectReport) error {
 			if len(c.Problems) > 0 {
 				problems = strings.Join(c.Problems, "; ")
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", names, orDash(c.Issuer), notAfter, days, orDash(c.KeyType), problems)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", printable(names), printable(orDash(c.Issuer)), notAfter, days, printable(orDash(c.KeyType)), printable(problems))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -32,8 +32,16 @@ const (
 // subcommand's real flag set and calls its function.
 func runTraefikCmd(t *testing.T, sub string, args ...string) (string, int, error) {
 	t.Helper()
-	var out bytes.Buffer
-	c := cmdIO{out: &out, progress: &out, now: func() time.Time { return cmdTestNow }}
+	out, _, code, err := runTraefikCmdWarn(t, sub, args...)
+	return out, code, err
+}
+
+// runTraefikCmdWarn is runTraefikCmd also returning what the command wrote
+// to its warnings stream (stderr).
+func runTraefikCmdWarn(t *testing.T, sub string, args ...string) (string, string, int, error) {
+	t.Helper()
+	var out, warn bytes.Buffer
+	c := cmdIO{out: &out, progress: &out, warn: &warn, now: func() time.Time { return cmdTestNow }}
 	parent := &cobra.Command{Use: "traefik"}
 	addTraefikCommands(parent, c)
 	cmd, _, err := parent.Find([]string{sub})
@@ -45,7 +53,7 @@ func runTraefikCmd(t *testing.T, sub string, args ...string) (string, int, error
 	}
 	fn := map[string]traefikCmdFunc{"inspect": c.inspect, "import": c.importFile, "export": c.exportFile}[sub]
 	code, err := fn(t.Context(), caddycmd.Flags{FlagSet: cmd.Flags()})
-	return out.String(), code, err
+	return out.String(), warn.String(), code, err
 }
 
 // cmdCopyFixture copies a fixture into dir as name with mode 0600.

@@ -72,7 +72,7 @@ func TestGetCertWarningWording(t *testing.T) {
 		t.Fatal(err)
 	}
 	backdate(t, path, time.Minute)
-	if res, _ := w.check(false); res != checkKept {
+	if res, _ := w.check(t.Context(), false); res != checkKept {
 		t.Fatalf("check = %d, want kept", res)
 	}
 	if n := logs.FilterMessage("acme.json does not parse; no certificates served from it").Len(); n != 1 {

@@ -31,6 +31,14 @@ package traefikacme
 //     Breaks: import and mirror read and write accounts where certmagic
 //     does not look. Guards: migrate's TestIssuerKeyFromCAMatchesCertmagic
 //     and TestAccountStorageKeys.
+//  5. caddytls.DNSChallengeConfig.solver (unexported field, acmez.Solver),
+//     by reflection: setDNSChallengeSolver. caddytls builds a
+//     certmagic.DNS01Solver around a libdns provider unless this field is
+//     already set, and copies it into every certmagic issuer it makes; the
+//     lego bridge's solvers (which need the token and key authorization,
+//     not just the TXT value) go in here. Breaks: resolvers whose DNS
+//     provider is served by the lego bridge fail at provisioning with a
+//     clear error. Guard: TestDNSChallengeSolverReachable.
 
 import (
 	"errors"
@@ -43,7 +51,22 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/caddyserver/certmagic"
+	"github.com/mholt/acmez/v3"
 )
+
+// setDNSChallengeSolver sets the unexported solver of a caddytls DNS
+// challenge configuration, so that caddytls uses solver instead of
+// building one from a libdns provider (ProviderRaw must be empty).
+// TestDNSChallengeSolverReachable fails if an upgrade moves the field.
+func setDNSChallengeSolver(cfg *caddytls.DNSChallengeConfig, solver acmez.Solver) error {
+	f := reflect.ValueOf(cfg).Elem().FieldByName("solver")
+	if !f.IsValid() || f.Type() != reflect.TypeOf((*acmez.Solver)(nil)).Elem() {
+		return errors.New("caddytls.DNSChallengeConfig has no solver field of type acmez.Solver; " +
+			"this Caddy version cannot use the lego bridge")
+	}
+	*(*acmez.Solver)(unsafe.Pointer(f.UnsafeAddr())) = solver
+	return nil
+}
 
 // certmagicIssuerOf returns the certmagic.ACMEIssuer that iss built in
 // SetConfig. caddytls does not expose it, so it is reached by reflection;

@@ -1,6 +1,7 @@
 package traefikacme
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -151,4 +152,38 @@ func TestOrderRateLimitReachesCertmagic(t *testing.T) {
 	env.Extra["Limit"] = ""
 	env.startCaddy(t, orderRateLimitCaddyfile)
 	check("ops@example.test", defEvents, defWindow)
+}
+
+// stubSolver is an acmez.Solver that does nothing.
+type stubSolver struct{ id string }
+
+func (stubSolver) Present(context.Context, acme.Challenge) error { return nil }
+func (stubSolver) CleanUp(context.Context, acme.Challenge) error { return nil }
+
+// TestDNSChallengeSolverReachable guards reach 5: a solver set into
+// caddytls.DNSChallengeConfig is the DNS-01 solver of the certmagic issuer
+// that caddytls builds, so resolvers served by the lego bridge work.
+func TestDNSChallengeSolverReachable(t *testing.T) {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
+	defer cancel()
+	want := stubSolver{id: "lego"}
+	dns := &caddytls.DNSChallengeConfig{}
+	if err := setDNSChallengeSolver(dns, want); err != nil {
+		t.Fatal(err)
+	}
+	iss := &caddytls.ACMEIssuer{CA: "https://127.0.0.1:14000/dir", Email: "a@example.test",
+		Challenges: &caddytls.ChallengesConfig{DNS: dns}}
+	if err := iss.Provision(ctx); err != nil {
+		t.Fatalf("Provision with a solver and no provider: %v", err)
+	}
+	cache := certmagic.NewCache(certmagic.CacheOptions{GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return nil, nil }})
+	defer cache.Stop()
+	iss.SetConfig(certmagic.New(cache, certmagic.Config{Storage: &certmagic.FileStorage{Path: t.TempDir()}}))
+	cm, err := certmagicIssuerOf(iss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := cm.DNS01Solver.(stubSolver); !ok || got != want {
+		t.Fatalf("certmagic DNS01Solver = %#v, want the solver set in the DNS challenge config", cm.DNS01Solver)
+	}
 }

@@ -141,7 +141,7 @@ func (iss *Issuer) Issue(ctx context.Context, csr *x509.CertificateRequest) (*ce
 		iss.logger.Error("obtaining certificate", zap.Strings("identifiers", csrNames(csr)), zap.String("ca", iss.res.CAServer), zap.Error(err))
 		return nil, err
 	}
-	iss.stores.noteIssued(iss.Resolver, csrNames(csr))
+	iss.stores.noteIssued(ctx, iss.Resolver, csrNames(csr))
 	return cert, nil
 }
 

@@ -65,15 +65,9 @@ func (p *legoProvider) Provision(ctx caddy.Context) error {
 // newDNSProvider expands placeholders in env and builds the provider for
 // code with dnsbridge.
 func newDNSProvider(ctx caddy.Context, code string, env map[string]string) (dnsbridge.Provider, dnsbridge.Timing, error) {
-	repl := caddy.NewReplacer()
-	overrides := make(map[string]string, len(env))
-	for k, v := range env {
-		val, err := repl.ReplaceOrErr(v, true, true)
-		if err != nil {
-			// The value may be a secret: name the variable only.
-			return nil, dnsbridge.Timing{}, fmt.Errorf("env %s: expanding placeholders: value (redacted) has an unknown or empty placeholder", k)
-		}
-		overrides[k] = val
+	overrides, err := expandEnv(env)
+	if err != nil {
+		return nil, dnsbridge.Timing{}, err
 	}
 	return dnsbridge.New(code, dnsbridge.Options{Lookup: lookupEnv, Overrides: overrides, Logger: ctx.Logger()})
 }

@@ -25,11 +25,14 @@ func (s *stores) has(resolver string) bool {
 }
 
 // noteIssued records which resolver obtained a certificate for names, so
-// the cert_obtained event can be mirrored into that resolver's file.
-func (s *stores) noteIssued(resolver string, names []string) {
+// the cert_obtained event can be mirrored into that resolver's file, and
+// notes in storage that the names are to be mirrored (see notePending), so
+// that a failed or interrupted mirror is caught up.
+func (s *stores) noteIssued(ctx context.Context, resolver string, names []string) {
 	if !s.has(resolver) {
 		return
 	}
+	s.notePending(ctx, resolver, names)
 	for _, n := range names {
 		s.issued.Store(strings.ToLower(n), resolver)
 	}
@@ -50,9 +53,11 @@ func (s *stores) Handle(ctx context.Context, e caddy.Event) error {
 	}
 	log := s.logger.With(zap.String("resolver", rs.name), zap.String("domain", name), zap.String("path", rs.path))
 	if err := s.mirror(ctx, rs, name, certPath, keyPath); err != nil {
-		log.Error("mirroring certificate into acme.json", zap.Error(err))
+		log.Error("mirroring certificate into acme.json; it is written once the file can be written", zap.Error(err))
+		s.kickCatchUp()
 		return nil
 	}
+	s.clearPending(ctx, rs.name, name)
 	log.Info("certificate mirrored into acme.json")
 	return nil
 }
@@ -95,7 +100,7 @@ func (s *stores) mirror(ctx context.Context, rs *resolverStore, name, certPath, 
 	}
 	// Certificates obtained together are written together (one load and
 	// one save of the file per batch).
-	return s.writers[rs.path].Update(func(f *acmejson.File) error {
+	return s.writers[rs.path].UpdateContext(ctx, func(f *acmejson.File) error {
 		entry := f.Ensure(rs.name)
 		entry.Upsert([]string{name}, certPEM, keyPEM)
 		// The resolver keeps its own account unless Caddy's must replace

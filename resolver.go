@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ac075510/caddy-traefik-acme/compat/config"
+	"github.com/ac075510/caddy-traefik-acme/dnsbridge"
 )
 
 // minPollTimeout is the shortest wait for an order the issuer accepts.
@@ -89,16 +90,28 @@ func buildACMEIssuer(ctx caddy.Context, name string, res *config.ACME, eps map[s
 	return iss, nil
 }
 
-// dnsChallengeConfig builds the DNS challenge of the ACME issuer: the
-// dns.providers.traefik_lego module for the lego provider code, and the
-// propagation settings.
+// dnsChallengeConfig builds the DNS challenge of the ACME issuer from the
+// provider dnsbridge.Select chooses: for a libdns or native provider, the
+// dns.providers.traefik_lego module and the propagation settings (certmagic
+// drives it); for lego's own provider (the lego bridge), a solver that hands
+// lego the challenge and waits for propagation as lego does.
 func dnsChallengeConfig(ctx caddy.Context, resolver string, d *config.DNSChallenge) (*caddytls.DNSChallengeConfig, error) {
 	// Build the provider once now: missing credentials are reported at
 	// provisioning, and lego's TTL and propagation timeout are known.
-	_, timing, err := newDNSProvider(ctx, d.Provider, d.Env)
+	sel, err := selectDNSProvider(ctx, d)
 	if err != nil {
 		return nil, fmt.Errorf("dnsChallenge.provider: %w", err)
 	}
+	if sel.Backend == dnsbridge.BackendLego {
+		ctx.Logger().Info("dns provider served by lego's own provider code",
+			zap.String("resolver", resolver), zap.String("provider", sel.Code), zap.String("reason", sel.Reason))
+		cfg := &caddytls.DNSChallengeConfig{Resolvers: d.Resolvers}
+		if err := setDNSChallengeSolver(cfg, bridgeSolver{sel.Solver}); err != nil {
+			return nil, fmt.Errorf("dnsChallenge.provider: %s: %w", sel.Code, err)
+		}
+		return cfg, nil
+	}
+	timing := sel.Timing
 	prov := legoProvider{Code: d.Provider, Env: d.Env, Resolver: resolver}
 	raw, err := json.Marshal(prov)
 	if err != nil {

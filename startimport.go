@@ -32,6 +32,12 @@ type stores struct {
 	byResolver map[string]*resolverStore    // resolvers with an acme.json
 	writers    map[string]*acmejson.Batcher // by acme.json path (resolvers may share a file)
 	issued     sync.Map                     // certificate name → resolver name, recorded by Issue
+
+	// The background catch-up (mirrorcatchup.go), running between the
+	// app's Start and Stop.
+	catchUpStop context.CancelFunc
+	catchUpDone chan struct{}
+	catchUpKick chan struct{}
 }
 
 type resolverStore struct {
@@ -64,7 +70,7 @@ func provisionStores(ctx caddy.Context, resolvers map[string]*config.ACME, withS
 		}
 		s.byResolver[name] = &resolverStore{name: name, path: path, res: res, issuerKey: migrate.IssuerKeyFromCA(res.CAServer)}
 		if s.writers[path] == nil {
-			s.writers[path] = acmejson.NewBatcher(path, acmejson.LoadOptions{Resolver: name, Logger: s.slog, TightenPermissions: true})
+			s.writers[path] = acmejson.NewBatcher(path, acmejson.LoadOptions{Resolver: name, Logger: s.slog, TightenPermissions: true, Operation: "mirror"})
 		}
 	}
 	if len(s.byResolver) == 0 {

@@ -181,6 +181,11 @@ func register(spec Spec, build builder) {
 // table.
 var ErrUnsupportedProvider = errors.New("unsupported DNS provider")
 
+// ErrNotInThisBuild is wrapped by New when the code is lego's but no
+// libdns or native provider serves it: the error says what to do (link the
+// lego bridge, or why lego's provider is left out or removed).
+var ErrNotInThisBuild = errors.New("not served by the libdns providers of this build")
+
 // unsupportedReasons explains lego codes that are deliberately not
 // supported.
 var unsupportedReasons = map[string]string{
@@ -201,6 +206,12 @@ func New(code string, opts Options) (Provider, Timing, error) {
 	name := strings.ToLower(strings.TrimSpace(code))
 	ent, ok := registry[name]
 	if !ok {
+		if why := whyNotServed(name); why != "" {
+			return nil, Timing{}, fmt.Errorf("dnsbridge: %w: %s", ErrNotInThisBuild, why)
+		}
+		if _, lego := bridgeSpec(name); lego {
+			return nil, Timing{}, fmt.Errorf("dnsbridge: %w: %s: served by lego's provider through the lego bridge, which works through a traefik_acme resolver (issuer traefik), not as a libdns provider", ErrNotInThisBuild, name)
+		}
 		reason := ""
 		if r, known := unsupportedReasons[name]; known {
 			reason = " (" + r + ")"

@@ -27,7 +27,6 @@ import (
 	"github.com/libdns/powerdns"
 	"github.com/libdns/rfc2136"
 	"github.com/libdns/scaleway"
-	"github.com/libdns/vultr/v2"
 )
 
 // TestProviderMapping checks, per provider, that lego's variables land in
@@ -170,7 +169,7 @@ key "Lego-Key" {
 			wantErr: []string{"linode: LINODE_API_KEY is Linode's retired API v3 key"}},
 		{desc: "vultr", code: "vultr", env: map[string]string{"VULTR_API_KEY": "k"},
 			check: func(t *testing.T, p Provider) {
-				if p.(*vultr.Provider).APIToken != "k" {
+				if p.(*vultrProvider).apiKey != "k" {
 					t.Errorf("APIToken not mapped")
 				}
 			}},

@@ -54,7 +54,7 @@ func TestRegistry(t *testing.T) {
 					t.Errorf("namespace %q must be upper-case and end with _", ns)
 				}
 			}
-			if spec.Module == "" && spec.Code != "exec" && spec.Code != "httpreq" {
+			if spec.Module == "" && spec.Code != "exec" && spec.Code != "httpreq" && spec.Code != "vultr" {
 				t.Errorf("no libdns module recorded")
 			}
 			if spec.Defaults.PropagationTimeout <= 0 || spec.Defaults.PollingInterval <= 0 {
@@ -218,20 +218,26 @@ func TestSecretsNeverInErrors(t *testing.T) {
 }
 
 func TestUnsupportedCode(t *testing.T) {
+	unregisterBridgeForTest(t)
 	for _, tc := range []struct {
 		desc, code, want string
+		sentinel         error
 	}{
-		{desc: "unknown", code: "nosuchdns", want: `unsupported DNS provider "nosuchdns"`},
-		{desc: "manual is explained", code: "manual", want: "waits for Enter"},
-		{desc: "old gandi is explained", code: "gandi", want: "gandiv5"},
+		{desc: "unknown", code: "nosuchdns", want: `unsupported DNS provider "nosuchdns"`, sentinel: ErrUnsupportedProvider},
+		{desc: "manual is explained", code: "manual", want: "waits for Enter", sentinel: ErrNotInThisBuild},
+		{desc: "lego-only gandi names the bridge", code: "gandi", want: "--with " + BridgeModule, sentinel: ErrNotInThisBuild},
+		{desc: "removed code is explained", code: "dnspod", want: "removed from lego", sentinel: ErrNotInThisBuild},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			_, _, err := New(tc.code, Options{})
-			if !errors.Is(err, ErrUnsupportedProvider) {
-				t.Fatalf("error %v does not wrap ErrUnsupportedProvider", err)
+			if !errors.Is(err, tc.sentinel) {
+				t.Fatalf("error %v does not wrap %v", err, tc.sentinel)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q lacks %q", err, tc.want)
+			}
+			if tc.sentinel != ErrUnsupportedProvider {
+				return
 			}
 			for _, c := range Codes() {
 				if !strings.Contains(err.Error(), c) {

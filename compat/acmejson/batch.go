@@ -1,6 +1,7 @@
 package acmejson
 
 import (
+	"context"
 	"sync"
 )
 
@@ -52,6 +53,14 @@ func (b *Batcher) Path() string { return b.path }
 // without it. An error loading or saving the file is returned to every
 // caller of the batch.
 func (b *Batcher) Update(fn func(*File) error) error {
+	return b.UpdateContext(context.Background(), fn)
+}
+
+// UpdateContext is [Batcher.Update] with a context: the wait for the
+// file's lock (see [UpdateContext]) ends when ctx of the caller that
+// writes the batch is done, and then every change of that batch gets the
+// error.
+func (b *Batcher) UpdateContext(ctx context.Context, fn func(*File) error) error {
 	op := &batchOp{fn: fn, done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, op)
@@ -71,7 +80,7 @@ func (b *Batcher) Update(fn func(*File) error) error {
 	b.mu.Unlock()
 
 	opErrs := make([]error, len(batch))
-	err := Update(b.path, func(f *File) error {
+	err := UpdateContext(ctx, b.path, func(f *File) error {
 		for i, o := range batch {
 			opErrs[i] = o.fn(f)
 		}

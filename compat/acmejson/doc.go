@@ -14,11 +14,18 @@
 // group- or world-readable file; it warns once and can tighten it to 0600.
 //
 // [Save] and [Update] write the whole file atomically (temporary file in the
-// same directory, fsync, rename, fsync of the directory) with mode 0600, under
-// an advisory lock on the sibling file "<file>.lock", so that several
-// processes sharing one acme.json never lose each other's updates. Use
+// same directory, fsync, rename, fsync of the directory) with mode 0600 and
+// the file's owner and group, under an advisory lock (flock) on the file
+// itself, so that several processes sharing one acme.json — containers
+// bind-mounting it included — never lose each other's updates. Use
 // [Update] (lock, load fresh, modify, save) whenever other processes may
-// write the same file.
+// write the same file. A file that cannot be replaced by rename (a single
+// bind-mounted file) is rewritten in place behind an intact copy,
+// "<file>.new", that [Load] reads when the file is torn.
+//
+// Only regular files of at most [MaxFileSize] bytes are read; named pipes,
+// devices and sockets are refused without blocking. Nothing is changed
+// (mode, lock files) on a file whose content is not an acme.json.
 //
 // The package uses the standard library only.
 package acmejson

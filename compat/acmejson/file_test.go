@@ -149,7 +149,7 @@ func TestSaveNewFileModeAndNoLeftovers(t *testing.T) {
 	if err := Save(p, f); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"acme.json", "acme.json.lock"} {
+	for _, name := range []string{"acme.json"} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -158,7 +158,7 @@ func TestSaveNewFileModeAndNoLeftovers(t *testing.T) {
 			t.Errorf("%s mode = %o", name, fi.Mode().Perm())
 		}
 	}
-	if got := dirNames(t, dir); !reflect.DeepEqual(got, []string{"acme.json", "acme.json.lock"}) {
+	if got := dirNames(t, dir); !reflect.DeepEqual(got, []string{"acme.json"}) {
 		t.Errorf("files: %v", got)
 	}
 	if got, _ := os.ReadFile(p); !bytes.Equal(got, readTestdata(t, "traefik-v3.6.21-rich-acme.json")) {
@@ -214,7 +214,7 @@ func TestSaveRemovesStaleTemps(t *testing.T) {
 	if err := Save(p, mustParse(t, readTestdata(t, "traefik-v2-acme.json"))); err != nil {
 		t.Fatal(err)
 	}
-	if got := dirNames(t, dir); !reflect.DeepEqual(got, []string{".other.json.tmp-1", "acme.json", "acme.json.lock"}) {
+	if got := dirNames(t, dir); !reflect.DeepEqual(got, []string{".other.json.tmp-1", "acme.json"}) {
 		t.Errorf("files: %v", got)
 	}
 }
@@ -247,7 +247,7 @@ func TestSaveRenameBusyFallback(t *testing.T) {
 	if rec.count("cannot replace acme.json atomically (bind-mounted file?); rewriting it in place") != 1 {
 		t.Errorf("logs: %v", rec.msgs)
 	}
-	if got := dirNames(t, filepath.Dir(p)); !reflect.DeepEqual(got, []string{"acme.json", "acme.json.lock"}) {
+	if got := dirNames(t, filepath.Dir(p)); !reflect.DeepEqual(got, []string{"acme.json"}) {
 		t.Errorf("files: %v", got)
 	}
 	renameFile = func(string, string) error { return &os.LinkError{Op: "rename", Err: syscall.EACCES} }

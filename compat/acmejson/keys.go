@@ -29,6 +29,9 @@ func DecodeAccountKey(der []byte) (*rsa.PrivateKey, error) {
 	if len(der) == 0 {
 		return nil, errors.New("decoding account key: key is empty")
 	}
+	if err := checkRSASize(der); err != nil {
+		return nil, fmt.Errorf("decoding account key: %w", err)
+	}
 	key, err := x509.ParsePKCS1PrivateKey(der)
 	if err == nil {
 		return key, nil
@@ -76,6 +79,9 @@ func ParseCertificatePEM(bundle []byte) ([]*x509.Certificate, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parsing certificate %d of bundle: %w", len(chain)+1, err)
 		}
+		if pub, ok := cert.PublicKey.(*rsa.PublicKey); ok && pub.N.BitLen() > maxCertRSABits {
+			return nil, fmt.Errorf("parsing certificate %d of bundle: %d-bit RSA key refused (more than %d bits)", len(chain)+1, pub.N.BitLen(), maxCertRSABits)
+		}
 		chain = append(chain, cert)
 	}
 	if len(chain) == 0 {
@@ -100,6 +106,9 @@ func ParsePrivateKeyPEM(keyPEM []byte) (crypto.Signer, error) {
 		}
 		if block.Type != "PRIVATE KEY" && !strings.HasSuffix(block.Type, " PRIVATE KEY") {
 			continue
+		}
+		if err := checkRSASize(block.Bytes); err != nil {
+			return nil, err
 		}
 		if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
 			return k, nil
@@ -303,6 +312,52 @@ func PublicKeyOfPrivateKeyPEM(keyPEM []byte) (crypto.PublicKey, error) {
 // maxRSABits is the largest RSA modulus PublicKeyOfPrivateKeyPEM accepts:
 // twice Traefik's largest keyType (RSA8192).
 const maxRSABits = 16384
+
+// checkRSASize refuses a DER RSA private key (PKCS#1, or PKCS#1 inside
+// PKCS#8) whose modulus has more than maxRSABits bits, before crypto/x509
+// spends minutes precomputing it. It only reads the ASN.1 structure; der
+// that is not an RSA key passes (the caller's parser decides).
+func checkRSASize(der []byte) error {
+	n := rsaModulusOf(der)
+	if n == nil {
+		var p8 struct {
+			Version    int
+			Algo       pkix.AlgorithmIdentifier
+			PrivateKey []byte
+		}
+		if rest, err := asn1.Unmarshal(der, &p8); err == nil && len(rest) == 0 && p8.Algo.Algorithm.Equal(oidRSAEncryption) {
+			n = rsaModulusOf(p8.PrivateKey)
+		}
+	}
+	if n != nil && n.BitLen() > maxRSABits {
+		return fmt.Errorf("parsing private key: %d-bit RSA key refused (more than %d bits)", n.BitLen(), maxRSABits)
+	}
+	return nil
+}
+
+// rsaModulusOf returns the modulus of a PKCS#1 RSAPrivateKey (two-prime or
+// multi-prime), or nil when der is not one. Only the SEQUENCE's first two
+// fields (version, modulus) are decoded.
+func rsaModulusOf(der []byte) *big.Int {
+	var seq asn1.RawValue
+	if rest, err := asn1.Unmarshal(der, &seq); err != nil || len(rest) != 0 || seq.Class != asn1.ClassUniversal || seq.Tag != asn1.TagSequence {
+		return nil
+	}
+	var version int
+	rest, err := asn1.Unmarshal(seq.Bytes, &version)
+	if err != nil {
+		return nil
+	}
+	n := new(big.Int)
+	if _, err := asn1.Unmarshal(rest, &n); err != nil || n.Sign() <= 0 {
+		return nil
+	}
+	return n
+}
+
+// maxCertRSABits bounds the RSA public keys of certificates: verifying a
+// signature with a larger key costs seconds.
+const maxCertRSABits = maxRSABits
 
 // oidRSAEncryption is PKCS#1's rsaEncryption algorithm.
 var oidRSAEncryption = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}

@@ -2,7 +2,11 @@
 
 package acmejson
 
-import "io/fs"
+import (
+	"io/fs"
+	"log/slog"
+	"os"
+)
 
 // permissionsTooOpen is false: like Traefik, no permission check is made
 // outside Unix, where the mode bits do not describe access.
@@ -16,3 +20,12 @@ func syncDir(string) error { return nil }
 
 // renameNotPossible is false outside Unix.
 func renameNotPossible(error) bool { return false }
+
+// openNonblock is not needed outside Unix (no named pipes at file paths).
+const openNonblock = 0
+
+// keepOwner does nothing outside Unix.
+func keepOwner(*os.File, fs.FileInfo, *slog.Logger, string) {}
+
+// reserveSpace does nothing outside Unix.
+func reserveSpace(*os.File, int64) error { return nil }

@@ -178,7 +178,7 @@ func TestCrashSafety(t *testing.T) {
 	if err := Save(path, f); err != nil {
 		t.Fatal(err)
 	}
-	if names := dirNames(t, filepath.Dir(path)); len(names) != 2 {
+	if names := dirNames(t, filepath.Dir(path)); len(names) != 1 {
 		t.Errorf("leftover files: %v", names)
 	}
 }
