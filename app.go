@@ -269,11 +269,13 @@ func (a *App) Validate() error {
 // Start implements caddy.App. Resolvers do their work through the issuers
 // that reference them: those of sites, and those of the automation
 // policies added here for the names Traefik's routers ask for. Start also
-// begins the acme.json catch-up, which writes into each resolver's file
-// the certificates Caddy's storage holds that a failed mirror left out.
-// It runs only here, never at Provision, so that `caddy validate` writes
-// nothing.
+// does what Caddy does on disk for the resolvers' acme.json files once it
+// runs, and never at Provision, so that `caddy validate` writes nothing:
+// it tightens a too-open file (onDiskAtStart) and begins the acme.json
+// catch-up, which writes into each resolver's file the certificates
+// Caddy's storage holds that a failed mirror left out.
 func (a *App) Start() error {
+	a.stores.onDiskAtStart()
 	a.stores.startCatchUp()
 	if err := a.manageRouterNames(); err != nil {
 		a.stores.stopCatchUp()
