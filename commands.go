@@ -21,7 +21,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "traefik",
-		Usage: "inspect|import|export <acme.json> [flags] | dns-providers [<code>]",
+		Usage: "inspect|import|export <acme.json> [flags] | adapt | dns-providers [<code>]",
 		Short: "Migrates certificates between Traefik's acme.json and Caddy's storage",
 		Long: `
 Offline migration between Traefik's acme.json and Caddy's storage. Nothing is
@@ -44,6 +44,10 @@ stays possible.
       Writes what Caddy's storage holds for a CA back into one resolver of an
       acme.json (created if missing), for rolling back to Traefik. Other
       resolvers of the file are left untouched.
+
+  caddy traefik adapt [--config <traefik.yml>] [--compose <file>] [--dynamic <file>]
+      Prints Caddyfile site blocks for Traefik's HTTP routers, with a comment
+      on every router option it does not translate. Writes nothing.
 
 The traefik_acme app also imports each resolver's acme.json (its "storage")
 when Caddy starts; these commands do the same work ahead of time, on a copy,
@@ -105,15 +109,15 @@ func stdCmdIO() cmdIO {
 // returns the exit code.
 type traefikCmdFunc func(ctx context.Context, fl caddycmd.Flags) (int, error)
 
-// addTraefikCommands adds the inspect, import and export subcommands to
-// parent (the "traefik" command).
+// addTraefikCommands adds the inspect, import, export, adapt and
+// dns-providers subcommands to parent (the "traefik" command).
 func addTraefikCommands(parent *cobra.Command, c cmdIO) {
 	parent.Args = cobra.ArbitraryArgs
 	parent.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return cmd.Help()
 		}
-		return fmt.Errorf("unknown command %q for %q: use inspect, import, export or dns-providers", args[0], cmd.CommandPath())
+		return fmt.Errorf("unknown command %q for %q: use inspect, import, export, adapt or dns-providers", args[0], cmd.CommandPath())
 	}
 
 	inspect := &cobra.Command{
@@ -258,7 +262,7 @@ Example:
 	exp.Flags().StringSliceP("domain", "d", nil, "Export only certificates covering this name (repeatable)")
 	addTargetFlags(exp.Flags())
 	parent.AddCommand(exp)
-
+	addAdaptCommand(parent, c)
 	addDNSProvidersCommand(parent, c)
 }
 

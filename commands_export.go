@@ -62,7 +62,10 @@ func (c cmdIO) exportFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 	fmt.Fprintf(c.out, "Exporting %s (issuer %s) into resolver %q of %s\n", describeStorage(target.storage), issuerKey, resolver, path)
 	fmt.Fprintf(c.out, "CA %s (%s), email %s (%s)\n", rt.ca, rt.caFrom, orDash(rt.email), rt.emailFrom)
 
-	res, rep, err := migrate.Export(ctx, target.storage, issuerKey, migrate.ExportOptions{Names: domains, Email: rt.email})
+	// What Caddy serves: its storage, and the acme.json files it reads
+	// through (readthrough.go).
+	served := target.readThroughStorage()
+	res, rep, err := migrate.Export(ctx, served, issuerKey, migrate.ExportOptions{Names: domains, Email: rt.email})
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
@@ -91,7 +94,7 @@ func (c cmdIO) exportFile(ctx context.Context, fl caddycmd.Flags) (int, error) {
 		}
 		owners.Explicit[d] = resolver
 	}
-	recorded, err := migrate.LoadResolverAccount(ctx, target.storage, issuerKey, resolver)
+	recorded, err := migrate.LoadResolverAccount(ctx, served, issuerKey, resolver)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("exporting to %s: %w", path, err)
 	}

@@ -79,13 +79,15 @@ func (iss *Issuer) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// SetConfig implements caddytls.ConfigSetter. Besides handing cfg to the
-// ACME issuer, it applies the resolver's keyType (key generator) and
+// SetConfig implements caddytls.ConfigSetter. It puts the resolver's
+// acme.json, read through, in front of cfg's storage (readthrough.go); and
+// besides handing cfg to the ACME issuer, it applies the resolver's keyType (key generator) and
 // certificatesDuration (renewal window ratio) to cfg, and tunes the ACME
 // HTTP client (timeouts, trusted roots, server name). With a dnsChallenge,
 // the DNS-01 solver hands the ACME challenge to the DNS provider
 // (challengeInfoSolver).
 func (iss *Issuer) SetConfig(cfg *certmagic.Config) {
+	cfg.Storage = iss.stores.readThroughStorage(iss.Resolver, cfg.Storage)
 	cfg.KeySource = iss.keys
 	cfg.RenewalWindowRatio = iss.ratio
 	iss.acme.SetConfig(cfg)

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
@@ -19,11 +18,13 @@ import (
 	"github.com/ac075510/caddy-traefik-acme/migrate"
 )
 
-// stores connects resolvers to their acme.json files. At provisioning each
-// file's account and certificates are imported into Caddy's storage, so
-// nothing is ordered again; afterwards every certificate Caddy obtains
-// through a resolver is mirrored back into its file, byte-compatible with
-// Traefik, together with the account.
+// stores connects resolvers to their acme.json files. Nothing is imported
+// at start any more: at provisioning each file is read (and nothing
+// written) and offered to certmagic through the read-through storage of the
+// policies that use its resolver (readthrough.go), so nothing is ordered
+// again; afterwards every certificate Caddy obtains through a resolver is
+// mirrored back into its file (mirror.go), byte-compatible with Traefik,
+// together with the account.
 type stores struct {
 	storage certmagic.Storage
 	logger  *zap.Logger
@@ -45,10 +46,13 @@ type resolverStore struct {
 	path      string
 	res       *config.ACME
 	issuerKey string
+	layer     *migrate.Layer // the resolver's acme.json entry, read through; set at Provision
 }
 
-// provisionStores imports each resolver's acme.json into Caddy's storage and
-// subscribes to cert_obtained to mirror new certificates back.
+// provisionStores reads each resolver's acme.json into a read-through
+// layer and subscribes to cert_obtained to mirror new certificates back. It
+// writes nothing: `caddy validate` provisions too. What Caddy does on disk
+// when it runs is in onDiskAtStart.
 func provisionStores(ctx caddy.Context, resolvers map[string]*config.ACME, withStorage map[string]bool, logger *zap.Logger) (*stores, error) {
 	s := &stores{
 		logger:     logger,
@@ -78,21 +82,23 @@ func provisionStores(ctx caddy.Context, resolvers map[string]*config.ACME, withS
 	}
 	s.storage = ctx.Storage()
 
-	files := make(map[string]acmejson.File) // each file is read once
+	files := make(map[string]loadedFile) // each file is read once
 	for _, name := range sortedKeys(s.byResolver) {
 		rs := s.byResolver[name]
-		f, ok := files[rs.path]
+		lf, ok := files[rs.path]
 		if !ok {
 			var err error
-			f, err = acmejson.Load(rs.path, acmejson.LoadOptions{Resolver: name, Logger: s.slog, TightenPermissions: true})
+			lf, err = s.loadAcmeJSONReadOnly(rs.path, name)
 			if err != nil {
 				return nil, fmt.Errorf("resolver %q: storage: %w", name, err)
 			}
-			files[rs.path] = f
+			files[rs.path] = lf
 		}
-		if err := s.importResolver(ctx, rs, f[name]); err != nil {
+		layer, err := s.newLayer(rs, lf)
+		if err != nil {
 			return nil, err
 		}
+		rs.layer = layer
 	}
 
 	evApp, err := ctx.App("events")
@@ -103,30 +109,4 @@ func provisionStores(ctx caddy.Context, resolvers map[string]*config.ACME, withS
 		return nil, fmt.Errorf("subscribing to cert_obtained: %w", err)
 	}
 	return s, nil
-}
-
-// importResolver imports one resolver's account and certificates.
-func (s *stores) importResolver(ctx context.Context, rs *resolverStore, entry *acmejson.Resolver) error {
-	log := s.logger.With(zap.String("resolver", rs.name), zap.String("path", rs.path))
-	start := time.Now()
-	if entry != nil {
-		rep, err := migrate.Import(ctx, s.storage, entry, migrate.ImportOptions{
-			IssuerKey: rs.issuerKey,
-			CA:        rs.res.CAServer,
-			Email:     rs.res.Email,
-			Resolver:  rs.name,
-			Logger:    log,
-		})
-		if err != nil {
-			return fmt.Errorf("resolver %q: importing %s: %w", rs.name, rs.path, err)
-		}
-		log.Info("acme.json imported", zap.String("summary", rep.String()),
-			zap.Int("imported", len(rep.Imported)), zap.Int("unchanged", len(rep.Unchanged)),
-			zap.Int("skipped_newer", len(rep.SkippedNewer)), zap.Int("skipped_invalid", len(rep.SkippedInvalid)),
-			zap.Duration("took", time.Since(start)))
-		for _, sk := range rep.SkippedInvalid {
-			log.Warn("acme.json certificate not imported", zap.Strings("names", sk.Names), zap.String("reason", sk.Reason))
-		}
-	}
-	return nil
 }

@@ -17,7 +17,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -55,33 +54,11 @@ type Memory struct {
 // bytes. The peak cannot be reset from inside the process, so a scenario
 // that needs its own peak must run in a fresh process.
 func ReadMemory() Memory {
-	var m Memory
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return m
+		return Memory{}
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) != 2 || f[1] != "kB" {
-			continue
-		}
-		n, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			continue
-		}
-		switch k {
-		case "VmHWM":
-			m.PeakRSS = n * 1024
-		case "VmRSS":
-			m.RSS = n * 1024
-		}
-	}
-	return m
+	return parseStatus(b)
 }
 
 // Machine describes the machine the numbers come from: CPU model, logical

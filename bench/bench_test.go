@@ -34,9 +34,9 @@ func TestScenarios(t *testing.T) {
 			plain    bool
 			imported bool
 		}{
-			{"first start imports", false, true},
-			{"second start finds everything imported", false, false},
-			{"plain Caddy serves the imported storage", true, false},
+			{"first start, empty storage", false, true},
+			{"second start", false, false},
+			{"plain Caddy on an offline import", true, false},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

@@ -23,7 +23,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddyserver/certmagic"
+
 	"github.com/ac075510/caddy-traefik-acme/compat/acmejson"
+	"github.com/ac075510/caddy-traefik-acme/migrate"
 )
 
 // StartResolver is the resolver name the generated acme.json uses.
@@ -155,8 +158,9 @@ type StartOptions struct {
 	// default, and the default here) or "EC256".
 	LeafKey string
 	// Plain runs plain Caddy instead, without this module: its ACME issuer
-	// points at the same CA, so it serves what an earlier Start imported
-	// into the same Dir (Start fails when nothing was imported). This is the
+	// points at the same CA and its storage ("storage-plain" in Dir) holds
+	// the acme.json's certificates, imported offline (as `caddy traefik
+	// import` does) before the first plain run and not timed. This is the
 	// baseline the module is compared with.
 	Plain bool
 	// Handshakes is how many sequential full handshakes to time once Caddy
@@ -164,6 +168,10 @@ type StartOptions struct {
 	Handshakes int
 	// Timeout bounds the run; 0 means 5 minutes.
 	Timeout time.Duration
+	// Served, when set, is called once the first, middle and last names
+	// are served, before every name is checked (one RSA handshake per name)
+	// and the timed handshakes: a CPU profile stopped there is the start's.
+	Served func()
 }
 
 // StartResult is what [Start] measured.
@@ -172,12 +180,19 @@ type StartResult struct {
 	Certificates int `json:"certificates"`
 	// Plain reports a run of plain Caddy (see [StartOptions.Plain]).
 	Plain bool `json:"plain,omitempty"`
-	// Imported reports whether Caddy's storage was empty at start, so that
-	// this start imported acme.json.
+	// Imported reports whether Caddy's storage was empty at start (a first
+	// start). Nothing is imported any more: the module reads acme.json
+	// through; the field keeps its name for comparisons with older runs.
 	Imported bool `json:"imported"`
-	// FirstHandshake is from starting Caddy (import and loading included)
-	// to the first verified handshake, for the last name of the file.
+	// FirstHandshake is from starting Caddy (provisioning and loading
+	// included) to the first verified handshake for the middle name of the
+	// file (the issue's measure).
 	FirstHandshake time.Duration `json:"first_handshake"`
+	// FirstNameServed and LastNameServed are the same for the first and the
+	// last name of the file: names are served as they load, so the first
+	// ones need not wait for the last.
+	FirstNameServed time.Duration `json:"first_name_served"`
+	LastNameServed  time.Duration `json:"last_name_served"`
 	// AllServed is from starting Caddy to every name being served (checked
 	// by one verified handshake per name after the first one succeeded).
 	AllServed time.Duration `json:"all_served"`
@@ -249,9 +264,6 @@ func Start(ctx context.Context, opts StartOptions) (StartResult, error) {
 	res := StartResult{Certificates: opts.Certificates, Plain: opts.Plain}
 	acmeFile := filepath.Join(opts.Dir, "acme.json")
 	if _, err := os.Stat(acmeFile); errors.Is(err, fs.ErrNotExist) {
-		if opts.Plain {
-			return res, errors.New("plain Caddy needs the storage of an earlier Start in the same directory")
-		}
 		if err := GenerateAcmeJSON(opts.Dir, opts.Certificates, opts.LeafKey); err != nil {
 			return res, err
 		}
@@ -265,10 +277,13 @@ func Start(ctx context.Context, opts StartOptions) (StartResult, error) {
 		return res, errors.New("root.pem holds no certificate")
 	}
 	storage := filepath.Join(opts.Dir, "storage")
-	if _, err := os.Stat(storage); errors.Is(err, fs.ErrNotExist) {
-		if opts.Plain {
-			return res, errors.New("plain Caddy needs the storage of an earlier Start in the same directory")
+	if opts.Plain {
+		storage = filepath.Join(opts.Dir, "storage-plain")
+		if err := importOffline(ctx, acmeFile, storage, deadCA); err != nil {
+			return res, err
 		}
+	}
+	if _, err := os.Stat(storage); errors.Is(err, fs.ErrNotExist) {
 		res.Imported = true
 	}
 	httpPort, err := freePort()
@@ -312,11 +327,15 @@ func Start(ctx context.Context, opts StartOptions) (StartResult, error) {
 	fail := func(err error) (StartResult, error) {
 		return res, fmt.Errorf("%w\ncaddy log (tail):\n%s", err, logTail(logFile, 20))
 	}
-	if _, _, err := waitServed(ctx, addr, names[len(names)-1:], roots); err != nil {
+	served, err := waitFirstMiddleLast(ctx, addr, names, roots, start)
+	if err != nil {
 		return fail(err)
 	}
-	res.FirstHandshake = time.Since(start)
+	res.FirstNameServed, res.FirstHandshake, res.LastNameServed = served[0], served[1], served[2]
 	res.PeakAfterStart = ReadMemory()
+	if opts.Served != nil {
+		opts.Served()
+	}
 	if _, _, err := waitServed(ctx, addr, names, roots); err != nil {
 		return fail(err)
 	}
@@ -358,4 +377,56 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 	}
 	i := (p*len(sorted)+99)/100 - 1
 	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// waitFirstMiddleLast waits, concurrently, until the first, the middle and
+// the last of names are each served and verified, and returns for each the
+// time since start.
+func waitFirstMiddleLast(ctx context.Context, addr string, names []string, roots *x509.CertPool, start time.Time) ([3]time.Duration, error) {
+	var out [3]time.Duration
+	picks := [3]string{names[0], names[len(names)/2], names[len(names)-1]}
+	errs := make(chan error, 3)
+	for i, name := range picks {
+		go func() {
+			_, last, err := waitServed(ctx, addr, []string{name}, roots)
+			out[i] = last.Sub(start)
+			errs <- err
+		}()
+	}
+	var first error
+	for range picks {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return out, first
+}
+
+// PreparePlain imports the acme.json in dir into the storage of the plain
+// Caddy baseline (see [StartOptions.Plain]), unless that storage exists:
+// call it before timing plain starts, so that no run pays for it.
+func PreparePlain(ctx context.Context, dir string) error {
+	return importOffline(ctx, filepath.Join(dir, "acme.json"), filepath.Join(dir, "storage-plain"), deadCA)
+}
+
+// importOffline imports the resolver StartResolver of acmeFile into a
+// file-system storage at dir (as `caddy traefik import` does), unless dir
+// exists already.
+func importOffline(ctx context.Context, acmeFile, dir, ca string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	f, err := acmejson.Load(acmeFile, acmejson.LoadOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	tmp := dir + ".tmp"
+	_ = os.RemoveAll(tmp)
+	if _, err := migrate.Import(ctx, &certmagic.FileStorage{Path: tmp}, f[StartResolver], migrate.ImportOptions{CA: ca}); err != nil {
+		return fmt.Errorf("importing acme.json for plain Caddy: %w", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("importing acme.json for plain Caddy: %w", err)
+	}
+	return nil
 }

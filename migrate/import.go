@@ -528,65 +528,18 @@ func importAccount(ctx context.Context, storage certmagic.Storage, issuerKey str
 		rep.Account, rep.AccountDetail = AccountNone, ""
 		return nil
 	}
-	skip := func(reason string) error {
+	files, reason, err := convertAccount(issuerKey, a, opts)
+	if err != nil {
+		return err
+	}
+	if reason != "" {
 		rep.Account, rep.AccountDetail = AccountSkipped, reason
 		log.Warn("not importing acme.json account", zap.String("reason", reason))
 		return nil
 	}
-	key, err := a.Key()
-	if err != nil {
-		return skip(err.Error())
-	}
-	if a.Registration == nil || a.Registration.URI == "" {
-		return skip("account has no registration uri (it was never registered)")
-	}
-	var body acme.Account
-	if len(bytes.TrimSpace(a.Registration.Body)) > 0 {
-		if err := json.Unmarshal(a.Registration.Body, &body); err != nil {
-			return skip(fmt.Sprintf("decoding registration body: %v", err))
-		}
-	}
-	if body.Status == "" {
-		body.Status = "valid"
-	}
-	if body.Status != "valid" {
-		return skip(fmt.Sprintf("account status is %q", body.Status))
-	}
-	if opts.CA != "" {
-		regURL, err := url.Parse(a.Registration.URI)
-		caURL, caErr := url.Parse(opts.CA)
-		// Traefik compares host names only; the port is compared too here,
-		// because an account URL of another port belongs to another server
-		// (which rejects the account's key ID).
-		if err != nil || caErr != nil || !strings.EqualFold(hostPort(regURL), hostPort(caURL)) {
-			return skip("registration uri host differs from the CA host (traefik discards such an account too)")
-		}
-	}
-	body.Location = a.Registration.URI
+	regKey, keyKey, regJSON, keyPEM := files.regKey, files.keyKey, files.regJSON, files.keyPEM
 
-	email := opts.Email
-	if email == "" {
-		email = a.Email
-	}
-	if email == "" {
-		email = primaryContact(body.Contact)
-	}
-	email = strings.ToLower(strings.TrimSpace(email))
-	if len(body.Contact) == 0 && email != "" {
-		body.Contact = []string{"mailto:" + email}
-	}
-
-	regJSON, err := json.MarshalIndent(body, "", "\t")
-	if err != nil {
-		return fmt.Errorf("encoding account registration: %w", err)
-	}
-	keyPEM, err := certmagic.PEMEncodePrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("encoding account key: %w", err)
-	}
-	regKey, keyKey := AccountStorageKeys(issuerKey, email)
-
-	lock := accountLockKey(primaryContact(body.Contact))
+	lock := accountLockKey(files.primaryContact)
 	if err := storage.Lock(ctx, lock); err != nil {
 		return fmt.Errorf("acquiring storage lock %s: %w", lock, err)
 	}
@@ -602,7 +555,7 @@ func importAccount(ctx context.Context, storage certmagic.Storage, issuerKey str
 	}
 	sameKey := keyErr == nil && bytes.Equal(bytes.TrimSpace(existingKey), bytes.TrimSpace(keyPEM))
 	var stored acme.Account
-	sameReg := regErr == nil && json.Unmarshal(existingReg, &stored) == nil && stored.Location == body.Location
+	sameReg := regErr == nil && json.Unmarshal(existingReg, &stored) == nil && stored.Location == files.location
 	switch {
 	case sameKey && sameReg:
 		rep.Account, rep.AccountDetail = AccountUnchanged, regKey
@@ -625,6 +578,78 @@ func importAccount(ctx context.Context, storage certmagic.Storage, issuerKey str
 	rep.Account, rep.AccountDetail = AccountImported, regKey
 	log.Info("imported acme account", zap.String("path", regKey))
 	return nil
+}
+
+// accountFiles is a Traefik account converted to certmagic's two account
+// files.
+type accountFiles struct {
+	regKey, keyKey  string // storage keys (AccountStorageKeys)
+	regJSON, keyPEM []byte // their content
+	location        string // the account URL
+	primaryContact  string // certmagic's lock name part
+}
+
+// convertAccount converts a Traefik account into certmagic's account files
+// for issuerKey. A non-empty reason says why the account cannot be used
+// (Traefik would not use it either, or it was never registered); err is for
+// encoding failures.
+func convertAccount(issuerKey string, a *acmejson.Account, opts ImportOptions) (files accountFiles, reason string, err error) {
+	key, err := a.Key()
+	if err != nil {
+		return files, err.Error(), nil
+	}
+	if a.Registration == nil || a.Registration.URI == "" {
+		return files, "account has no registration uri (it was never registered)", nil
+	}
+	var body acme.Account
+	if len(bytes.TrimSpace(a.Registration.Body)) > 0 {
+		if err := json.Unmarshal(a.Registration.Body, &body); err != nil {
+			return files, fmt.Sprintf("decoding registration body: %v", err), nil
+		}
+	}
+	if body.Status == "" {
+		body.Status = "valid"
+	}
+	if body.Status != "valid" {
+		return files, fmt.Sprintf("account status is %q", body.Status), nil
+	}
+	if opts.CA != "" {
+		regURL, err := url.Parse(a.Registration.URI)
+		caURL, caErr := url.Parse(opts.CA)
+		// Traefik compares host names only; the port is compared too here,
+		// because an account URL of another port belongs to another server
+		// (which rejects the account's key ID).
+		if err != nil || caErr != nil || !strings.EqualFold(hostPort(regURL), hostPort(caURL)) {
+			return files, "registration uri host differs from the CA host (traefik discards such an account too)", nil
+		}
+	}
+	body.Location = a.Registration.URI
+
+	email := opts.Email
+	if email == "" {
+		email = a.Email
+	}
+	if email == "" {
+		email = primaryContact(body.Contact)
+	}
+	email = strings.ToLower(strings.TrimSpace(email))
+	if len(body.Contact) == 0 && email != "" {
+		body.Contact = []string{"mailto:" + email}
+	}
+
+	regJSON, err := json.MarshalIndent(body, "", "\t")
+	if err != nil {
+		return files, "", fmt.Errorf("encoding account registration: %w", err)
+	}
+	keyPEM, err := certmagic.PEMEncodePrivateKey(key)
+	if err != nil {
+		return files, "", fmt.Errorf("encoding account key: %w", err)
+	}
+	files.regKey, files.keyKey = AccountStorageKeys(issuerKey, email)
+	files.regJSON, files.keyPEM = regJSON, keyPEM
+	files.location = body.Location
+	files.primaryContact = primaryContact(body.Contact)
+	return files, "", nil
 }
 
 // primaryContact is certmagic's getPrimaryContact: the first contact
