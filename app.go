@@ -53,7 +53,10 @@ type App struct {
 	// them as command-line flags or TRAEFIK_* environment variables.
 	// Resolvers and entry points given inline add to it or override it by
 	// name. With no Config and no inline resolvers, the TRAEFIK_*
-	// variables of Caddy's own environment are read.
+	// variables of Caddy's own environment are read. The providers it
+	// names (providers.file, and the Docker labels of a compose file given
+	// as Config) also give Traefik's routers, whose names the resolvers
+	// certify; see Routers.
 	// Default: "" (inline configuration only)
 	Config string `json:"config,omitempty"`
 
@@ -71,10 +74,23 @@ type App struct {
 	// defaults.
 	Resolvers map[string]*config.ACME `json:"resolvers,omitempty"`
 
+	// Routers are more places to read Traefik routers from, besides the
+	// providers of Config: dynamic configuration files (.yml, .yaml,
+	// .toml), directories of them, or compose files whose labels
+	// Traefik's Docker provider would read. The names each router's
+	// tls.certResolver asks for are managed with that resolver, with no
+	// site block. Default: none
+	Routers []string `json:"routers,omitempty"`
+
+	// IgnoreRouters turns off reading routers: the resolvers then certify
+	// only the names of sites that reference them. Default: false
+	IgnoreRouters bool `json:"ignore_routers,omitempty"`
+
 	resolvers   map[string]*config.ACME       // effective resolvers, defaults applied; set at Provision
 	problems    map[string]error              // why a resolver cannot obtain certificates, by name; set at Provision
 	entryPoints map[string]*config.EntryPoint // effective entry points; set at Provision
 	stores      *stores                       // acme.json files of the resolvers; set at Provision
+	routers     *routerState                  // what Traefik's routers ask for; set at Provision
 	logger      *zap.Logger
 }
 
@@ -90,7 +106,9 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // one. A resolver that cannot obtain certificates (no challenge, an
 // undefined entry point …) does not fail Provision, as Traefik loads it
 // too: a warning names it and the key at fault, and the issuer of a site
-// that uses it fails with that error (see resolver).
+// that uses it fails with that error (see resolver); so does a router
+// that references it. Provision also reads Traefik's routers (see
+// routers.go).
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	var withStorage map[string]bool
@@ -103,11 +121,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
+	if a.routers, err = a.loadRouters(); err != nil {
+		return err
+	}
 	a.stores, err = provisionStores(ctx, a.resolvers, withStorage, a.logger)
 	if err != nil {
 		return err
 	}
-	return nil
+	return a.provisionRouterTLS(ctx)
 }
 
 // effectiveConfig merges the Traefik static configuration (Config, or the
@@ -246,14 +267,20 @@ func (a *App) Validate() error {
 }
 
 // Start implements caddy.App. Resolvers do their work through the issuers
-// that reference them; Start does what Caddy does on disk for their acme.json
-// files once it runs, and never at Provision, so that `caddy validate` writes
-// nothing: it tightens a too-open file (onDiskAtStart) and begins the
-// acme.json catch-up, which writes into each resolver's file the
-// certificates Caddy's storage holds that a failed mirror left out.
+// that reference them: those of sites, and those of the automation
+// policies added here for the names Traefik's routers ask for. Start also
+// does what Caddy does on disk for the resolvers' acme.json files once it
+// runs, and never at Provision, so that `caddy validate` writes nothing:
+// it tightens a too-open file (onDiskAtStart) and begins the acme.json
+// catch-up, which writes into each resolver's file the certificates
+// Caddy's storage holds that a failed mirror left out.
 func (a *App) Start() error {
 	a.stores.onDiskAtStart()
 	a.stores.startCatchUp()
+	if err := a.manageRouterNames(); err != nil {
+		a.stores.stopCatchUp()
+		return err
+	}
 	return nil
 }
 

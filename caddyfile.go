@@ -33,6 +33,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, existingVal any) (any, error) {
 		ComposeService: opts.ComposeService,
 		EntryPoints:    opts.EntryPoints,
 		Resolvers:      opts.Resolvers,
+		Routers:        opts.Routers,
+		IgnoreRouters:  opts.IgnoreRouters,
 	}
 	return httpcaddyfile.App{
 		Name:  "traefik_acme",
@@ -45,5 +47,5 @@ func optionsFromAppJSON(raw []byte) (*cfparse.Options, error) {
 	if err := jsonUnmarshalStrict(raw, &app); err != nil {
 		return nil, err
 	}
-	return &cfparse.Options{Config: app.Config, ComposeService: app.ComposeService, EntryPoints: app.EntryPoints, Resolvers: app.Resolvers}, nil
+	return &cfparse.Options{Config: app.Config, ComposeService: app.ComposeService, EntryPoints: app.EntryPoints, Resolvers: app.Resolvers, Routers: app.Routers, IgnoreRouters: app.IgnoreRouters}, nil
 }

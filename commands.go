@@ -21,7 +21,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "traefik",
-		Usage: "inspect|import|export <acme.json> [flags]",
+		Usage: "inspect|import|export <acme.json> [flags] | adapt | dns-providers [<code>]",
 		Short: "Migrates certificates between Traefik's acme.json and Caddy's storage",
 		Long: `
 Offline migration between Traefik's acme.json and Caddy's storage. Nothing is
@@ -45,12 +45,21 @@ stays possible.
       acme.json (created if missing), for rolling back to Traefik. Other
       resolvers of the file are left untouched.
 
+  caddy traefik adapt [--config <traefik.yml>] [--compose <file>] [--dynamic <file>]
+      Prints Caddyfile site blocks for Traefik's HTTP routers, with a comment
+      on every router option it does not translate. Writes nothing.
+
 The traefik_acme app also imports each resolver's acme.json (its "storage")
 when Caddy starts; these commands do the same work ahead of time, on a copy,
 or without the app.
 
 Stop Traefik before import and export: Traefik rewrites acme.json without
 locking it.
+
+  caddy traefik dns-providers [<code>] [--json]
+      Lists every dnsChallenge.provider code, who serves it in this Caddy
+      (libdns, native, lego, not in this build) and its environment
+      variables, marking those that are set (values are never shown).
 
 Run 'caddy traefik <command> --help' for the flags of each command.`,
 		CobraFunc: func(cmd *cobra.Command) {
@@ -100,15 +109,15 @@ func stdCmdIO() cmdIO {
 // returns the exit code.
 type traefikCmdFunc func(ctx context.Context, fl caddycmd.Flags) (int, error)
 
-// addTraefikCommands adds the inspect, import and export subcommands to
-// parent (the "traefik" command).
+// addTraefikCommands adds the inspect, import, export, adapt and
+// dns-providers subcommands to parent (the "traefik" command).
 func addTraefikCommands(parent *cobra.Command, c cmdIO) {
 	parent.Args = cobra.ArbitraryArgs
 	parent.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return cmd.Help()
 		}
-		return fmt.Errorf("unknown command %q for %q: use inspect, import or export", args[0], cmd.CommandPath())
+		return fmt.Errorf("unknown command %q for %q: use inspect, import, export, adapt or dns-providers", args[0], cmd.CommandPath())
 	}
 
 	inspect := &cobra.Command{
@@ -253,6 +262,8 @@ Example:
 	exp.Flags().StringSliceP("domain", "d", nil, "Export only certificates covering this name (repeatable)")
 	addTargetFlags(exp.Flags())
 	parent.AddCommand(exp)
+	addAdaptCommand(parent, c)
+	addDNSProvidersCommand(parent, c)
 }
 
 // addTargetFlags adds the flags choosing the storage, CA and email.

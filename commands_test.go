@@ -52,7 +52,7 @@ func runTraefikCmdWarn(t *testing.T, sub string, args ...string) (string, string
 	if err := cmd.ParseFlags(args); err != nil {
 		t.Fatalf("parsing flags %v: %v", args, err)
 	}
-	fn := map[string]traefikCmdFunc{"inspect": c.inspect, "import": c.importFile, "export": c.exportFile}[sub]
+	fn := map[string]traefikCmdFunc{"inspect": c.inspect, "import": c.importFile, "export": c.exportFile, "dns-providers": c.dnsProviders}[sub]
 	code, err := fn(t.Context(), caddycmd.Flags{FlagSet: cmd.Flags()})
 	return out.String(), warn.String(), code, err
 }

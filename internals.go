@@ -11,9 +11,11 @@ package traefikacme
 //
 //  1. caddytls.ACMEIssuer.issuer (unexported field, *certmagic.ACMEIssuer),
 //     by reflection: certmagicIssuerOf. Breaks: the resolver's client
-//     options (tuneACMEClient), RSA-4096 account keys (useRSAAccountKeys)
-//     and order_rate_limit are not applied; Issuer.SetConfig logs a
-//     warning and keeps certmagic's defaults.
+//     options (tuneACMEClient), RSA-4096 account keys (useRSAAccountKeys),
+//     order_rate_limit and the ACME challenge for DNS providers
+//     (attachChallengeInfo: EXEC_MODE=RAW, HTTPREQ_MODE=RAW) are not
+//     applied; Issuer.SetConfig logs a warning and keeps certmagic's
+//     defaults.
 //     Guard: TestCertmagicInternalsReachable.
 //  2. certmagic.ACMEIssuer.httpClient (unexported field, *http.Client), by
 //     reflection: certmagicHTTPClientField. Breaks: clientTimeout,

@@ -83,7 +83,9 @@ func (iss *Issuer) Provision(ctx caddy.Context) error {
 // acme.json, read through, in front of cfg's storage (readthrough.go); and
 // besides handing cfg to the ACME issuer, it applies the resolver's keyType (key generator) and
 // certificatesDuration (renewal window ratio) to cfg, and tunes the ACME
-// HTTP client (timeouts, trusted roots, server name).
+// HTTP client (timeouts, trusted roots, server name). With a dnsChallenge,
+// the DNS-01 solver hands the ACME challenge to the DNS provider
+// (challengeInfoSolver).
 func (iss *Issuer) SetConfig(cfg *certmagic.Config) {
 	cfg.Storage = iss.stores.readThroughStorage(iss.Resolver, cfg.Storage)
 	cfg.KeySource = iss.keys
@@ -91,6 +93,11 @@ func (iss *Issuer) SetConfig(cfg *certmagic.Config) {
 	iss.acme.SetConfig(cfg)
 	if err := tuneACMEClient(iss.acme, iss.res); err != nil {
 		iss.logger.Warn("acme http client options not applied", zap.Error(err))
+	}
+	if iss.res.DNSChallenge != nil {
+		if err := attachChallengeInfo(iss.acme); err != nil {
+			iss.logger.Warn("dns providers will not see the acme challenge; EXEC_MODE=RAW and HTTPREQ_MODE=RAW fail", zap.Error(err))
+		}
 	}
 	if iss.stores.has(iss.Resolver) {
 		if err := useRSAAccountKeys(iss.acme); err != nil {

@@ -30,8 +30,9 @@ import (
 const minPollTimeout = 5 * time.Minute
 
 // lookupEnv is where the root package reads the process environment; the
-// leaf packages (compat/config, dnsbridge) take it injected.
-func lookupEnv(key string) (string, bool) { return os.LookupEnv(key) }
+// leaf packages (compat/config, dnsbridge) take it injected. Tests replace
+// it (commands_dnsproviders_test.go).
+var lookupEnv = os.LookupEnv
 
 // buildACMEIssuer translates a resolver (defaults applied, validated) into a
 // caddytls.ACMEIssuer, following the translation table of DESIGN.md. The

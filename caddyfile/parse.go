@@ -28,6 +28,12 @@ type Options struct {
 	EntryPoints map[string]string
 	// Resolvers maps a resolver name to its ACME configuration.
 	Resolvers map[string]*config.ACME
+	// Routers are more places to read Traefik routers from: dynamic
+	// configuration files, directories of them, or compose files with
+	// labels.
+	Routers []string
+	// IgnoreRouters turns off reading routers (routers off).
+	IgnoreRouters bool
 }
 
 // ParseGlobalOption parses the traefik_acme global option:
@@ -35,6 +41,7 @@ type Options struct {
 //	traefik_acme {
 //		config <path> [<compose_service>]
 //		entrypoint <name> <address>
+//		routers <path>... | off
 //		resolver <name> {
 //			<resolver subdirectives; see ParseResolver>
 //		}
@@ -78,6 +85,16 @@ func ParseGlobalOption(d *caddyfile.Dispenser, existing *Options) (*Options, err
 				return nil, d.Errf("entrypoint %q: defined twice", args[0])
 			}
 			opts.EntryPoints[args[0]] = args[1]
+		case "routers":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.Errf("routers: want <path>... (dynamic configuration files, directories or compose files) or off")
+			}
+			if len(args) == 1 && args[0] == "off" {
+				opts.IgnoreRouters = true
+				continue
+			}
+			opts.Routers = append(opts.Routers, args...)
 		case "resolver":
 			if !d.NextArg() {
 				return nil, d.Errf("resolver: missing name")

@@ -24,8 +24,9 @@ import (
 // guessing. DeleteRecords does not need the context: certmagic cleans up
 // with a fresh context, so the provider remembers what it presented.
 type ChallengeInfo struct {
-	// Domain is the identifier as lego passes it: "example.com", or
-	// "*.example.com" for a wildcard authorization.
+	// Domain is the authorization's identifier as lego passes it
+	// (authz.Identifier.Value): "example.com", also for the wildcard
+	// "*.example.com", whose authorization names the base domain.
 	Domain string
 	// Token is the ACME challenge token.
 	Token string
@@ -43,16 +44,33 @@ func (c ChallengeInfo) TXTValue() string {
 
 type challengeInfoKey struct{}
 
+// challengeInfoValue is what WithChallengeInfo stores: the info and the
+// context it was attached to (the ACME order's, for LockTXTName).
+type challengeInfoValue struct {
+	ci     ChallengeInfo
+	parent context.Context
+}
+
 // WithChallengeInfo returns a context carrying ci, for RAW modes.
 func WithChallengeInfo(ctx context.Context, ci ChallengeInfo) context.Context {
-	return context.WithValue(ctx, challengeInfoKey{}, ci)
+	return context.WithValue(ctx, challengeInfoKey{}, challengeInfoValue{ci: ci, parent: ctx})
 }
 
 // ChallengeInfoFromContext returns the ChallengeInfo attached with
 // WithChallengeInfo, if any.
 func ChallengeInfoFromContext(ctx context.Context) (ChallengeInfo, bool) {
-	ci, ok := ctx.Value(challengeInfoKey{}).(ChallengeInfo)
-	return ci, ok
+	v, ok := ctx.Value(challengeInfoKey{}).(challengeInfoValue)
+	return v.ci, ok
+}
+
+// orderContext returns the context WithChallengeInfo was given, else ctx:
+// acmez presents every challenge of one order with one context, which
+// identifies the order.
+func orderContext(ctx context.Context) context.Context {
+	if v, ok := ctx.Value(challengeInfoKey{}).(challengeInfoValue); ok && v.parent != nil {
+		return v.parent
+	}
+	return ctx
 }
 
 // txtRecord is one TXT record as lego's default modes see it.
@@ -83,6 +101,10 @@ func txtRecords(code, zone string, recs []libdns.Record) ([]txtRecord, error) {
 // rawMemory remembers the ChallengeInfo used to present each record, so
 // that RAW cleanup works without a context value.
 type rawMemory struct {
+	// modeVar is the provider's MODE variable (EXEC_MODE, HTTPREQ_MODE),
+	// named in errors.
+	modeVar string
+
 	mu sync.Mutex
 	m  map[txtRecord]ChallengeInfo
 }
@@ -91,9 +113,10 @@ type rawMemory struct {
 func (rm *rawMemory) forPresent(ctx context.Context, code string, r txtRecord) (ChallengeInfo, error) {
 	ci, ok := ChallengeInfoFromContext(ctx)
 	if !ok {
-		return ChallengeInfo{}, fmt.Errorf("%s: RAW mode needs the ACME domain, token and key authorization, "+
-			"which libdns does not provide; the caller must attach them with dnsbridge.WithChallengeInfo "+
-			"(or unset the MODE variable to use the default fqdn/value mode)", code)
+		return ChallengeInfo{}, fmt.Errorf("%s: %s=RAW needs the ACME domain, token and key authorization, "+
+			"which only the traefik issuer (tls { issuer traefik <resolver> }) hands to the DNS provider; "+
+			"this caller did not (a Go caller attaches them with dnsbridge.WithChallengeInfo); "+
+			"unset %s to use the default fqdn/value mode", code, rm.modeVar, rm.modeVar)
 	}
 	if err := checkInfo(code, ci, r); err != nil {
 		return ChallengeInfo{}, err

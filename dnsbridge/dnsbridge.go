@@ -141,6 +141,9 @@ type Spec struct {
 	FileVars bool
 	// Defaults are lego's defaults for this provider's Timing.
 	Defaults Timing
+	// Sequential reports that the provider presents one challenge at a
+	// time per TXT record name (lego's Sequential()), see Sequential.
+	Sequential bool
 	// Module is the libdns module implementing the provider, or "" for a
 	// native implementation.
 	Module string

@@ -22,7 +22,7 @@ func TestExec(t *testing.T) {
 	t.Run("default mode runs present and cleanup with fqdn and value", func(t *testing.T) {
 		script := dnsfakes.NewExecScript(t, 0)
 		prov, tm, err := New("exec", Options{Lookup: mapLookup(map[string]string{
-			"EXEC_PATH": script.Path, "EXEC_PROPAGATION_TIMEOUT": "90",
+			"EXEC_PATH": script.Path, "EXEC_PROPAGATION_TIMEOUT": "90", "EXEC_SEQUENCE_INTERVAL": "0",
 		})})
 		if err != nil {
 			t.Fatalf("New: %v", err)
@@ -81,7 +81,7 @@ func TestExec(t *testing.T) {
 
 	t.Run("RAW mode", func(t *testing.T) {
 		script := dnsfakes.NewExecScript(t, 0)
-		prov, _, err := New("exec", Options{Lookup: mapLookup(map[string]string{"EXEC_PATH": script.Path, "EXEC_MODE": "RAW"})})
+		prov, _, err := New("exec", Options{Lookup: mapLookup(map[string]string{"EXEC_PATH": script.Path, "EXEC_MODE": "RAW", "EXEC_SEQUENCE_INTERVAL": "0"})})
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
@@ -89,7 +89,7 @@ func TestExec(t *testing.T) {
 
 		// Without the ACME data the provider refuses instead of guessing.
 		_, err = prov.AppendRecords(t.Context(), "example.com.", txtRec("_acme-challenge", value))
-		if err == nil || !strings.Contains(err.Error(), "WithChallengeInfo") {
+		if err == nil || !strings.Contains(err.Error(), "WithChallengeInfo") || !strings.Contains(err.Error(), "exec: EXEC_MODE=RAW needs") {
 			t.Fatalf("RAW without challenge info: error = %v", err)
 		}
 		// Challenge data that does not belong to the record is refused.
@@ -123,7 +123,7 @@ func TestExec(t *testing.T) {
 	t.Run("forwarder applies calls to a sink", func(t *testing.T) {
 		sink := dnsfakes.NewMemorySink()
 		fwd := dnsfakes.NewExecForwarder(t, sink)
-		prov, _, err := New("exec", Options{Lookup: mapLookup(map[string]string{"EXEC_PATH": fwd.Path})})
+		prov, _, err := New("exec", Options{Lookup: mapLookup(map[string]string{"EXEC_PATH": fwd.Path, "EXEC_SEQUENCE_INTERVAL": "0"})})
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
@@ -221,8 +221,9 @@ func TestHTTPReq(t *testing.T) {
 			t.Fatalf("New: %v", err)
 		}
 		value := testChallenge.TXTValue()
-		if _, err := prov.AppendRecords(t.Context(), "example.com.", txtRec("_acme-challenge", value)); err == nil {
-			t.Fatalf("RAW without challenge info succeeded")
+		if _, err := prov.AppendRecords(t.Context(), "example.com.", txtRec("_acme-challenge", value)); err == nil ||
+			!strings.Contains(err.Error(), "httpreq: HTTPREQ_MODE=RAW needs") {
+			t.Fatalf("RAW without challenge info: error = %v", err)
 		}
 		if _, err := prov.AppendRecords(WithChallengeInfo(t.Context(), testChallenge), "example.com.", txtRec("_acme-challenge", value)); err != nil {
 			t.Fatalf("AppendRecords: %v", err)

@@ -18,6 +18,7 @@ const (
 	execNS      = "EXEC_"
 	execEnvPath = execNS + "PATH"
 	execEnvMode = execNS + "MODE"
+	execEnvSeq  = execNS + "SEQUENCE_INTERVAL"
 )
 
 func init() {
@@ -27,13 +28,17 @@ func init() {
 		Required:   [][]string{{execEnvPath}},
 		Optional: append([]string{execEnvMode},
 			timingVars([]string{execNS}, "PROPAGATION_TIMEOUT", "POLLING_INTERVAL", "SEQUENCE_INTERVAL")...),
-		FileVars: true,
-		Defaults: Timing{PropagationTimeout: seconds(60), PollingInterval: seconds(2)},
+		FileVars:   true,
+		Sequential: true,
+		Defaults:   Timing{PropagationTimeout: seconds(60), PollingInterval: seconds(2)},
 		Notes: "Native implementation. Default mode runs `EXEC_PATH present|cleanup <fqdn> <value>` " +
 			"(fqdn is `_acme-challenge.<domain>.`). `EXEC_MODE=RAW` runs `EXEC_PATH present|cleanup -- <domain> <token> <keyAuth>` " +
-			"like lego, but libdns only carries the TXT value: RAW works only when the caller attaches the ACME data " +
-			"with `dnsbridge.WithChallengeInfo`, otherwise it fails with a clear error. " +
-			"`EXEC_SEQUENCE_INTERVAL` is ignored. lego follows `_acme-challenge` CNAMEs; this provider uses the name it is given.",
+			"like lego; the `traefik` issuer hands the ACME data to the provider, other callers must attach it " +
+			"with `dnsbridge.WithChallengeInfo`, otherwise RAW fails with an error naming `EXEC_MODE`. " +
+			"Like lego (`Sequential()`), one challenge at a time per TXT name, `EXEC_SEQUENCE_INTERVAL` seconds apart " +
+			"(default 60), also across certificates (a wildcard and its apex). " +
+			"Propagation is polled every 2 s whatever `EXEC_POLLING_INTERVAL` says (certmagic's fixed interval). " +
+			"lego follows `_acme-challenge` CNAMEs; this provider uses the name it is given.",
 	}, buildExec)
 }
 
@@ -47,10 +52,15 @@ func buildExec(e *envReader, opts Options) (Provider, error) {
 	default:
 		e.failf("%s must be RAW or unset, got %q", execEnvMode, mode)
 	}
+	// lego: env.GetOrDefaultSecond(EXEC_SEQUENCE_INTERVAL, 60 s).
+	interval := seconds(60)
+	if e.isSet(execEnvSeq) {
+		interval = e.seconds(execEnvSeq)
+	}
 	if err := e.err(); err != nil {
 		return nil, err
 	}
-	return &execProvider{code: e.code, program: program, raw: raw, log: e.log}, nil
+	return Sequential(&execProvider{code: e.code, program: program, raw: raw, log: e.log, rawMem: rawMemory{modeVar: execEnvMode}}, e.code, interval, e.log), nil
 }
 
 // execProvider runs an external program for every record, like lego's exec

@@ -33,11 +33,15 @@ func init() {
 		Required:   [][]string{{httpreqEnvEndpoint}},
 		Optional: append([]string{httpreqEnvMode, httpreqEnvUsername, httpreqEnvPassword},
 			timingVars([]string{httpreqNS}, "PROPAGATION_TIMEOUT", "POLLING_INTERVAL", "HTTP_TIMEOUT")...),
-		FileVars: true,
-		Defaults: Timing{PropagationTimeout: seconds(60), PollingInterval: seconds(2)},
+		FileVars:   true,
+		Sequential: true,
+		Defaults:   Timing{PropagationTimeout: seconds(60), PollingInterval: seconds(2)},
 		Notes: "Native implementation. Default mode POSTs `{\"fqdn\",\"value\"}` to `<endpoint>/present` and `/cleanup`. " +
-			"`HTTPREQ_MODE=RAW` POSTs `{\"domain\",\"token\",\"keyAuth\"}` like lego, but only when the caller attaches the ACME data " +
-			"with `dnsbridge.WithChallengeInfo` (libdns only carries the TXT value); otherwise it fails with a clear error. " +
+			"`HTTPREQ_MODE=RAW` POSTs `{\"domain\",\"token\",\"keyAuth\"}` like lego; the `traefik` issuer hands the ACME data " +
+			"to the provider, other callers must attach it with `dnsbridge.WithChallengeInfo`, otherwise RAW fails with an error " +
+			"naming `HTTPREQ_MODE`. One challenge at a time per TXT name (lego's httpreq is not sequential; an endpoint that " +
+			"keeps one value per name works only this way, one that keeps several loses nothing but a few seconds). " +
+			"Propagation is polled every 2 s whatever `HTTPREQ_POLLING_INTERVAL` says. " +
 			"Basic auth is sent only when both username and password are set. `HTTPREQ_HTTP_TIMEOUT` defaults to 30 s.",
 	}, buildHTTPReq)
 }
@@ -72,14 +76,15 @@ func buildHTTPReq(e *envReader, opts Options) (Provider, error) {
 	if err := e.err(); err != nil {
 		return nil, err
 	}
-	return &httpreqProvider{
+	return Sequential(&httpreqProvider{
 		code:     e.code,
 		endpoint: endpoint,
 		raw:      raw,
+		rawMem:   rawMemory{modeVar: httpreqEnvMode},
 		username: username,
 		password: password,
 		client:   httpClient(opts.HTTPClient, timeout, e.isSet(httpreqNS+"HTTP_TIMEOUT")),
-	}, nil
+	}, e.code, 0, e.log), nil
 }
 
 // httpClient copies base (or makes a new client) and applies timeout when
@@ -184,6 +189,7 @@ func (p *httpreqProvider) post(ctx context.Context, action string, msg any) erro
 	if err != nil {
 		return fmt.Errorf("%s: creating %s request: %w", p.code, action, err)
 	}
+	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Content-Type", "application/json")
 	if p.username != "" && p.password != "" {
 		req.SetBasicAuth(p.username, p.password)
@@ -195,7 +201,8 @@ func (p *httpreqProvider) post(ctx context.Context, action string, msg any) erro
 	}
 	defer resp.Body.Close()
 	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, maxOutput))
-	if resp.StatusCode >= http.StatusBadRequest {
+	// lego: any status outside 2xx is a failure.
+	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("%s: posting %s: HTTP %d: %s", p.code, redactURL(&target), resp.StatusCode, strings.TrimSpace(string(respBody)))
 	}
 	return nil

@@ -30,7 +30,8 @@ const CloudflareAPIBase = "https://api.cloudflare.com/client/v4"
 //	DELETE /zones/{zone}/dns_records/{id}
 //
 // Responses use Cloudflare's envelope {success, errors, messages, result,
-// result_info}. Requests must carry "Authorization: Bearer <token>"; a
+// result_info}. Requests must carry "Authorization: Bearer <token>" (or
+// the global API key, see SetGlobalKey); a
 // missing or malformed header gets Cloudflare's 400 / code 6003 (error
 // chain 6111), a wrong token its 403 / code 9109 "Invalid access token".
 // Error codes for record problems (81044, 81058, 9021, 7003) follow
@@ -46,8 +47,10 @@ type Cloudflare struct {
 	mu        sync.Mutex
 	token     string
 	zoneToken string
-	zones     map[string]*cfZone // by ID
-	requests  []string
+	// globalEmail and globalKey are the account's legacy global API key.
+	globalEmail, globalKey string
+	zones                  map[string]*cfZone // by ID
+	requests               []string
 }
 
 type cfZone struct {
@@ -91,6 +94,16 @@ func (c *Cloudflare) SetZoneToken(tok string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.zoneToken = tok
+}
+
+// SetGlobalKey makes the fake also accept the legacy global API key:
+// headers X-Auth-Email (case-insensitive) and X-Auth-Key, as lego's
+// CF_API_EMAIL + CF_API_KEY send them. A wrong pair gets Cloudflare's 403 /
+// code 9103.
+func (c *Cloudflare) SetGlobalKey(email, key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.globalEmail, c.globalKey = email, key
 }
 
 // AddZone creates a zone and returns its ID.
@@ -183,8 +196,17 @@ func (c *Cloudflare) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 
-	// Authentication first, like the real API.
+	// Authentication first, like the real API. The legacy global API key
+	// (X-Auth-Email + X-Auth-Key) is accepted when SetGlobalKey set one.
 	auth := r.Header.Get("Authorization")
+	if key := r.Header.Get("X-Auth-Key"); auth == "" && key != "" {
+		if c.globalKey == "" || key != c.globalKey || !strings.EqualFold(r.Header.Get("X-Auth-Email"), c.globalEmail) {
+			cfFail(w, http.StatusForbidden, cfError{Code: 9103, Message: "Unknown X-Auth-Key or X-Auth-Email"})
+			return
+		}
+		c.serveAuthenticated(w, r, parts)
+		return
+	}
 	tok, isBearer := strings.CutPrefix(auth, "Bearer ")
 	if !isBearer || tok == "" || strings.ContainsAny(tok, " \t") {
 		cfFail(w, http.StatusBadRequest, cfError{Code: 6003, Message: "Invalid request headers",
@@ -196,9 +218,13 @@ func (c *Cloudflare) serve(w http.ResponseWriter, r *http.Request) {
 		cfFail(w, http.StatusForbidden, cfError{Code: 9109, Message: "Invalid access token"})
 		return
 	}
+	c.serveAuthenticated(w, r, parts)
+}
 
+// serveAuthenticated answers an authenticated request. Caller holds c.mu.
+func (c *Cloudflare) serveAuthenticated(w http.ResponseWriter, r *http.Request, parts []string) {
 	switch {
-	case zoneLookup:
+	case r.Method == http.MethodGet && len(parts) == 1 && parts[0] == "zones":
 		c.listZones(w, r)
 	case len(parts) >= 3 && parts[0] == "zones" && parts[2] == "dns_records":
 		z := c.zones[parts[1]]

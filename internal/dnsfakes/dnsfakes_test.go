@@ -277,3 +277,21 @@ func TestExecHelpers(t *testing.T) {
 		}
 	})
 }
+
+func TestReplaceSink(t *testing.T) {
+	mem := NewMemorySink()
+	r := NewReplaceSink(mem)
+	r.AddTXT("_acme-challenge.example.com", "a")
+	r.AddTXT("_acme-challenge.example.com.", "b") // a is still in use
+	if got := mem.TXT("_acme-challenge.example.com."); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("values = %v, want [b]", got)
+	}
+	r.DeleteTXT("_acme-challenge.example.com.", "a") // the name's value goes
+	if got := mem.TXT("_acme-challenge.example.com."); len(got) != 0 {
+		t.Errorf("values after cleanup = %v", got)
+	}
+	r.AddTXT("_acme-challenge.example.com.", "c") // nothing in use: no clobber
+	if got := r.Clobbers(); len(got) != 1 || !strings.Contains(got[0], "a replaced by b") {
+		t.Errorf("clobbers = %v", got)
+	}
+}

@@ -1,6 +1,6 @@
 // Package dnsfakes provides faithful loopback fakes of DNS provider APIs
-// (Cloudflare v4, Route 53 REST-XML, lego's httpreq protocol) and helpers
-// for lego's exec protocol, for tests only.
+// (Cloudflare v4, Route 53 REST-XML, acme-dns, PowerDNS, lego's httpreq
+// protocol) and helpers for lego's exec protocol, for tests only.
 //
 // Every fake reports the TXT records it creates and deletes to a Sink, so
 // an end-to-end test can pass its own DNS server (the one the test CA
@@ -90,4 +90,55 @@ func CanonicalName(name string) string {
 		name += "."
 	}
 	return name
+}
+
+// ReplaceSink gives a Sink the semantics of most DNS APIs' update calls
+// and of the scripts built on them: ONE TXT value per name. AddTXT replaces
+// whatever value the name has; DeleteTXT removes the name's value, whatever
+// it is. A present that replaces a value not cleaned up yet is a clobber:
+// with two challenges for one name in flight (a wildcard and its apex),
+// one of them would be lost. Clobbers reports them.
+type ReplaceSink struct {
+	next Sink
+
+	mu       sync.Mutex
+	cur      map[string]string
+	clobbers []string
+}
+
+// NewReplaceSink returns a ReplaceSink that forwards to next.
+func NewReplaceSink(next Sink) *ReplaceSink {
+	return &ReplaceSink{next: next, cur: map[string]string{}}
+}
+
+// AddTXT implements Sink.
+func (r *ReplaceSink) AddTXT(fqdn, value string) {
+	fqdn = CanonicalName(fqdn)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.cur[fqdn]; ok && old != value {
+		r.next.DeleteTXT(fqdn, old)
+		r.clobbers = append(r.clobbers, fqdn+" "+old+" replaced by "+value)
+	}
+	r.cur[fqdn] = value
+	r.next.AddTXT(fqdn, value)
+}
+
+// DeleteTXT implements Sink: the name's value goes, whatever value is
+// named.
+func (r *ReplaceSink) DeleteTXT(fqdn, _ string) {
+	fqdn = CanonicalName(fqdn)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.cur[fqdn]; ok {
+		r.next.DeleteTXT(fqdn, old)
+		delete(r.cur, fqdn)
+	}
+}
+
+// Clobbers returns every present that replaced a value still in use.
+func (r *ReplaceSink) Clobbers() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.clobbers)
 }

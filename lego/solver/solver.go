@@ -29,8 +29,9 @@ import (
 //
 // Providers that are Sequential (exec, httpreq and others whose backends
 // keep one TXT value per name) present one challenge per TXT name at a
-// time: a lock is held from Present to CleanUp, and the next Present waits
-// the provider's sequence interval after it is released. A wildcard and its
+// time: dnsbridge's TXT-name lock (the one dnsbridge's native exec and
+// httpreq use too) is held from Present to CleanUp, and the next Present
+// waits the provider's sequence interval after it is released. A wildcard and its
 // apex share one TXT name, so Caddy, which orders them as two certificates,
 // solves them one after the other, as lego does.
 //
@@ -48,7 +49,7 @@ type Solver struct {
 	timeout, interval time.Duration
 	sequence          time.Duration
 	sequential        bool
-	locks             *seqLocks
+	locks             *dnsbridge.TXTNameLocks
 }
 
 // Config configures New.
@@ -94,7 +95,7 @@ func New(code string, prov challenge.Provider, cfg Config) (*Solver, error) {
 		dns:      dc,
 		timeout:  dns01.DefaultPropagationTimeout,
 		interval: dns01.DefaultPollingInterval,
-		locks:    globalLocks,
+		locks:    dnsbridge.DefaultTXTNameLocks,
 	}
 	if pt, ok := prov.(challenge.ProviderTimeout); ok {
 		s.timeout, s.interval = pt.Timeout()
@@ -136,14 +137,14 @@ func (s *Solver) Present(ctx context.Context, ci dnsbridge.ChallengeInfo) error 
 	locked := false
 	if s.sequential {
 		var err error
-		locked, err = s.locks.acquire(ctx, recordName(ci), ci.Token, s.log)
+		locked, err = s.locks.Lock(ctx, recordName(ci), ci.Token, s.sequence, s.log)
 		if err != nil {
 			return fmt.Errorf("%s: waiting for the other challenge on %s: %w", s.code, recordName(ci), err)
 		}
 	}
 	if err := s.prov.Present(ctx, domainOf(ci), ci.Token, ci.KeyAuth); err != nil {
 		if locked {
-			s.locks.release(recordName(ci), ci.Token, 0)
+			s.locks.Unlock(recordName(ci), ci.Token, false)
 		}
 		return s.wrap("presenting the challenge record for "+ci.Domain, err)
 	}
@@ -154,7 +155,7 @@ func (s *Solver) Present(ctx context.Context, ci dnsbridge.ChallengeInfo) error 
 func (s *Solver) CleanUp(ctx context.Context, ci dnsbridge.ChallengeInfo) error {
 	err := s.prov.CleanUp(ctx, domainOf(ci), ci.Token, ci.KeyAuth)
 	if s.sequential {
-		s.locks.release(recordName(ci), ci.Token, s.sequence)
+		s.locks.Unlock(recordName(ci), ci.Token, true)
 	}
 	if err != nil {
 		return s.wrap("cleaning up the challenge record for "+ci.Domain, err)
@@ -291,103 +292,6 @@ func useResolversForLego(resolvers []string, log *zap.Logger) {
 	opts.RecursiveNameservers = slices.Clone(resolvers)
 	dns01.SetDefaultClient(dns01.NewClient(opts))
 	legoResolvers = slices.Clone(resolvers)
-}
-
-// seqLocks holds one lock per TXT name for Sequential providers, shared by
-// every solver of the process (two resolvers may use the same script).
-type seqLocks struct {
-	mu sync.Mutex
-	m  map[string]*seqLock
-	// waiting, if set (tests), is called when an acquire is about to wait
-	// for the lock of name.
-	waiting func(name string)
-}
-
-type seqLock struct {
-	sem       chan struct{} // holds one token while locked
-	holder    context.Context
-	token     string
-	notBefore time.Time
-}
-
-var globalLocks = &seqLocks{}
-
-func (l *seqLocks) get(name string) *seqLock {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.m == nil {
-		l.m = map[string]*seqLock{}
-	}
-	lk := l.m[name]
-	if lk == nil {
-		lk = &seqLock{sem: make(chan struct{}, 1)}
-		l.m[name] = lk
-	}
-	return lk
-}
-
-// acquire takes the lock of name for the challenge token. It returns false
-// without waiting when the holder presented from the same context: acmez
-// presents every challenge of one order before cleaning any up, so waiting
-// would never end (one certificate holding both a wildcard and its apex);
-// that case proceeds like a non-sequential provider, with a warning.
-func (l *seqLocks) acquire(ctx context.Context, name, token string, log *zap.Logger) (bool, error) {
-	lk := l.get(name)
-	l.mu.Lock()
-	same := lk.token != "" && sameContext(lk.holder, ctx)
-	l.mu.Unlock()
-	if same {
-		log.Warn("one certificate holds two names with the same TXT record name; presenting both at once",
-			zap.String("record", name))
-		return false, nil
-	}
-	select {
-	case lk.sem <- struct{}{}:
-	default:
-		if l.waiting != nil {
-			l.waiting(name)
-		}
-		log.Info("waiting for the other challenge with the same TXT record name to finish", zap.String("record", name))
-		select {
-		case lk.sem <- struct{}{}:
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
-	}
-	l.mu.Lock()
-	lk.holder, lk.token = ctx, token
-	wait := time.Until(lk.notBefore)
-	l.mu.Unlock()
-	if err := sleep(ctx, wait); err != nil {
-		l.release(name, token, 0)
-		return false, err
-	}
-	return true, nil
-}
-
-// release frees the lock of name if token holds it; the next holder waits
-// at least interval.
-func (l *seqLocks) release(name, token string, interval time.Duration) {
-	lk := l.get(name)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if lk.token == "" || lk.token != token {
-		return
-	}
-	lk.holder, lk.token = nil, ""
-	lk.notBefore = time.Now().Add(interval)
-	<-lk.sem
-}
-
-// sameContext compares two contexts by identity; contexts of
-// non-comparable dynamic types are never the same.
-func sameContext(a, b context.Context) (same bool) {
-	defer func() {
-		if recover() != nil {
-			same = false
-		}
-	}()
-	return a == b
 }
 
 // Interface guard

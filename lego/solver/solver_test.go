@@ -2,86 +2,18 @@ package solver
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-acme/lego/v5/providers/dns/exec"
-	"go.uber.org/zap"
 
 	"github.com/ac075510/caddy-traefik-acme/dnsbridge"
 	"github.com/ac075510/caddy-traefik-acme/lego/internal/dnstest"
 )
-
-// TestSeqLocks: one holder per TXT name from Present to CleanUp; a second
-// challenge with the same name waits until the first is released; the same
-// order (context) never waits for itself; a cancelled wait gives up.
-func TestSeqLocks(t *testing.T) {
-	waiting := make(chan string, 1)
-	l := &seqLocks{waiting: func(name string) { waiting <- name }}
-	log := zap.NewNop()
-	const name = "_acme-challenge.example.test."
-
-	ctxA := context.WithValue(t.Context(), struct{ k string }{"order"}, "a")
-	ok, err := l.acquire(ctxA, name, "tokA", log)
-	if !ok || err != nil {
-		t.Fatalf("first acquire = %v, %v", ok, err)
-	}
-
-	// Same order (context): proceeds at once without the lock.
-	if ok, err := l.acquire(ctxA, name, "tokA2", log); ok || err != nil {
-		t.Fatalf("same-order acquire = %v, %v; want false, nil", ok, err)
-	}
-
-	// Another name is independent.
-	if ok, err := l.acquire(t.Context(), "_acme-challenge.other.test.", "tokC", log); !ok || err != nil {
-		t.Fatalf("other name acquire = %v, %v", ok, err)
-	}
-
-	var (
-		mu     sync.Mutex
-		events []string
-	)
-	record := func(e string) { mu.Lock(); events = append(events, e); mu.Unlock() }
-	done := make(chan error)
-	ctxB := context.WithValue(t.Context(), struct{ k string }{"order"}, "b")
-	go func() {
-		ok, err := l.acquire(ctxB, name, "tokB", log)
-		if err == nil && !ok {
-			err = errors.New("second acquire returned false")
-		}
-		record("B acquired")
-		done <- err
-	}()
-	if got := <-waiting; got != name {
-		t.Fatalf("waiting for %q", got)
-	}
-	l.release(name, "not-the-holder", 0) // a stranger's release is ignored
-	record("A released")
-	l.release(name, "tokA", 0)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"A released", "B acquired"}; !slices.Equal(events, want) {
-		t.Fatalf("events %v, want %v", events, want)
-	}
-
-	// A waiter whose context ends gives up with the context's error.
-	ctxC, cancel := context.WithCancel(t.Context())
-	go func() { <-waiting; cancel() }()
-	if ok, err := l.acquire(ctxC, name, "tokC", log); ok || !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled acquire = %v, %v", ok, err)
-	}
-	l.release(name, "tokB", 0)
-	if ok, err := l.acquire(t.Context(), name, "tokD", log); !ok || err != nil {
-		t.Fatalf("acquire after release = %v, %v", ok, err)
-	}
-}
 
 // TestSequentialExec: lego's exec provider is Sequential, so a wildcard and
 // its apex (one TXT name) are presented one after the other: the second
@@ -105,7 +37,7 @@ func TestSequentialExec(t *testing.T) {
 		t.Fatal("exec is not sequential")
 	}
 	waiting := make(chan string, 1)
-	s.locks = &seqLocks{waiting: func(name string) { waiting <- name }}
+	s.locks = &dnsbridge.TXTNameLocks{Waiting: func(name string) { waiting <- name }}
 
 	apex := dnsbridge.ChallengeInfo{Domain: "example.test", Token: "t1", KeyAuth: "t1.thumb"}
 	wild := dnsbridge.ChallengeInfo{Domain: "*.example.test", Token: "t2", KeyAuth: "t2.thumb"}
