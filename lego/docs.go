@@ -48,10 +48,14 @@ func Markdown() string {
 	w("(following `_acme-challenge` CNAMEs) and value, its `<NAMESPACE>_PROPAGATION_TIMEOUT` and\n")
 	w("`<NAMESPACE>_POLLING_INTERVAL` drive the propagation wait, and the resolver's `resolvers` and `propagation`\n")
 	w("options (`delayBeforeChecks`, `disableChecks`, `disableANSChecks`, `requireAllRNS`) tune it as in Traefik.\n")
-	w("Providers that lego marks sequential (`exec`, `httpreq` and others whose API keeps one TXT value per\n")
-	w("name) present one challenge per TXT name at a time, so a wildcard and its apex are solved one after the\n")
-	w("other. lego's providers find their zone through lego's process-wide DNS client: the `resolvers` of the\n")
-	w("last resolver provisioned apply to all of them, as in Traefik.\n\n")
+	w("Providers that lego marks sequential (`exec` and others whose API keeps one TXT value per name)\n")
+	w("present one challenge per TXT name at a time, so a wildcard and its apex are solved one after the\n")
+	w("other; the native `httpreq` does the same (lego's is not sequential). lego's providers find their zone\n")
+	w("through lego's process-wide DNS client: the `resolvers` of the last resolver provisioned apply to all of\n")
+	w("them, as in Traefik.\n\n")
+	w("`caddy traefik dns-providers` prints this list for the binary at hand (who serves each code in that\n")
+	w("build, and which of its variables are set, never their values); `caddy traefik dns-providers <code>`\n")
+	w("shows one provider.\n\n")
 
 	type row struct{ code, name, without, with, vars string }
 	rows := map[string]*row{}
