@@ -13,6 +13,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ac075510/caddy-traefik-acme/internal/decodedtree"
 )
 
 // ParseYAML reads a Traefik static configuration file in YAML
@@ -195,64 +197,13 @@ func tomlTree(data []byte) (tree map[string]any, err error) {
 func normalizeMap(m map[string]any) (map[string]any, error) {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
-		n, err := normalize(v, 0)
+		n, err := decodedtree.Normalize(v)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
 		out[k] = n
 	}
 	return out, nil
-}
-
-const maxDepth = 100
-
-func normalize(v any, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, errors.New("nested too deeply")
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			n, err := normalize(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = n
-		}
-		return out, nil
-	case map[any]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			n, err := normalize(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[fmt.Sprint(k)] = n
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			n, err := normalize(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = n
-		}
-		return out, nil
-	case []map[string]any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			n, err := normalize(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = n
-		}
-		return out, nil
-	}
-	return v, nil
 }
 
 // decodeTree decodes a file tree into a Static.

@@ -9,15 +9,14 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ac075510/caddy-traefik-acme/internal/decodedtree"
 )
 
 // This file holds the generic tree the YAML and TOML decoders produce and
 // the case-insensitive accessors Traefik's paerser implies: option names
 // match in any case; names of routers, services and entry points keep
 // theirs.
-
-// maxDepth bounds nesting in a decoded file.
-const maxDepth = 100
 
 // yamlTree decodes YAML into a tree of map[string]any, []any and scalars.
 func yamlTree(data []byte) (tree map[string]any, err error) {
@@ -35,7 +34,7 @@ func yamlTree(data []byte) (tree map[string]any, err error) {
 	if raw == nil {
 		return map[string]any{}, nil
 	}
-	n, err := normalize(raw, 0)
+	n, err := decodedtree.Normalize(raw)
 	if err != nil {
 		return nil, fmt.Errorf("parsing YAML: %w", err)
 	}
@@ -57,7 +56,7 @@ func tomlTree(data []byte) (tree map[string]any, err error) {
 	if _, err := toml.Decode(string(data), &raw); err != nil {
 		return nil, fmt.Errorf("parsing TOML: %w", err)
 	}
-	n, err := normalize(raw, 0)
+	n, err := decodedtree.Normalize(raw)
 	if err != nil {
 		return nil, fmt.Errorf("parsing TOML: %w", err)
 	}
@@ -66,55 +65,6 @@ func tomlTree(data []byte) (tree map[string]any, err error) {
 		m = map[string]any{}
 	}
 	return m, nil
-}
-
-func normalize(v any, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, errors.New("nested too deeply")
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			n, err := normalize(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = n
-		}
-		return out, nil
-	case map[any]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			n, err := normalize(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[fmt.Sprint(k)] = n
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			n, err := normalize(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = n
-		}
-		return out, nil
-	case []map[string]any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			n, err := normalize(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = n
-		}
-		return out, nil
-	}
-	return v, nil
 }
 
 // get returns the value of option key in table m, matched in any case.
