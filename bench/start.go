@@ -263,19 +263,9 @@ func Start(ctx context.Context, opts StartOptions) (StartResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	res := StartResult{Certificates: opts.Certificates, Plain: opts.Plain}
-	acmeFile := filepath.Join(opts.Dir, "acme.json")
-	if _, err := os.Stat(acmeFile); errors.Is(err, fs.ErrNotExist) {
-		if err := GenerateAcmeJSON(opts.Dir, opts.Certificates, opts.LeafKey); err != nil {
-			return res, err
-		}
-	}
-	rootPEM, err := os.ReadFile(filepath.Join(opts.Dir, "root.pem"))
+	acmeFile, roots, err := prepareAcmeJSON(opts.Dir, opts.Certificates, opts.LeafKey)
 	if err != nil {
-		return res, fmt.Errorf("reading root.pem: %w", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(rootPEM) {
-		return res, errors.New("root.pem holds no certificate")
+		return res, err
 	}
 	storage := filepath.Join(opts.Dir, "storage")
 	if opts.Plain {
@@ -428,4 +418,25 @@ func importOffline(ctx context.Context, acmeFile, dir, ca string) error {
 		return fmt.Errorf("importing acme.json for plain Caddy: %w", err)
 	}
 	return nil
+}
+
+// prepareAcmeJSON generates dir/acme.json (certs leaves of leafKey, signed by
+// a root written to dir/root.pem) unless it exists, and returns its path and
+// a pool holding that root: what every start scenario measures against.
+func prepareAcmeJSON(dir string, certs int, leafKey string) (string, *x509.CertPool, error) {
+	acmeFile := filepath.Join(dir, "acme.json")
+	if _, err := os.Stat(acmeFile); errors.Is(err, fs.ErrNotExist) {
+		if err := GenerateAcmeJSON(dir, certs, leafKey); err != nil {
+			return "", nil, err
+		}
+	}
+	rootPEM, err := os.ReadFile(filepath.Join(dir, "root.pem"))
+	if err != nil {
+		return "", nil, fmt.Errorf("reading root.pem: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(rootPEM) {
+		return "", nil, errors.New("root.pem holds no certificate")
+	}
+	return acmeFile, roots, nil
 }

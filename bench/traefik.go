@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -59,19 +57,9 @@ func Traefik(ctx context.Context, opts TraefikOptions) (StartResult, error) {
 	if _, err := os.Stat(opts.Binary); err != nil {
 		return res, fmt.Errorf("traefik scenario: %w", err)
 	}
-	acmeFile := filepath.Join(opts.Dir, "acme.json")
-	if _, err := os.Stat(acmeFile); errors.Is(err, fs.ErrNotExist) {
-		if err := GenerateAcmeJSON(opts.Dir, opts.Certificates, opts.LeafKey); err != nil {
-			return res, err
-		}
-	}
-	rootPEM, err := os.ReadFile(filepath.Join(opts.Dir, "root.pem"))
+	acmeFile, roots, err := prepareAcmeJSON(opts.Dir, opts.Certificates, opts.LeafKey)
 	if err != nil {
-		return res, fmt.Errorf("reading root.pem: %w", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(rootPEM) {
-		return res, errors.New("root.pem holds no certificate")
+		return res, err
 	}
 	ports, err := caddytest.FreePorts(1)
 	if err != nil {
